@@ -1,0 +1,99 @@
+"""Loading and saving circuits; the format comes from the file extension.
+
+Each format module provides ``parse(data: bytes, path: str) -> Loaded`` (readers) and
+``dump(circuit: Circuit) -> bytes`` (writers). Modules are imported on demand, so that
+reading a ``.bench`` file never imports Graphviz glue or Numba.
+"""
+from __future__ import annotations
+
+import importlib
+import os
+from dataclasses import dataclass
+from typing import Any
+
+from .atomic import write_atomic
+from .errors import CotsimInputError
+from .ir import Circuit
+
+#: extension -> (module, can read, can write)
+FORMATS: dict[str, tuple[str, bool, bool]] = {
+    ".bench": ("circuits.bench", True, True),
+    ".blif": ("circuits.blif", True, True),
+    ".aag": ("circuits.aiger", True, True),
+    ".aig": ("circuits.aiger", True, True),
+    ".json": ("circuits.jsonfmt", True, True),
+    ".dot": ("circuits.draw", False, True),
+    ".svg": ("circuits.draw", False, True),
+}
+
+MAX_FILE_BYTES = 512 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """A circuit as read, plus the statistics of the file as written, where the file's
+    own notion of a gate differs from the IR's (an AIGER AND with inverted edges, a BLIF
+    ``.names`` cover). ``file_stats`` has the keys of ``analysis.stats``."""
+
+    circuit: Circuit
+    file_stats: dict[str, Any] | None = None
+
+
+def extension(path: str | os.PathLike) -> str:
+    ext = os.path.splitext(os.fspath(path))[1].lower()
+    if ext not in FORMATS:
+        known = " ".join(FORMATS)
+        raise CotsimInputError(f"{os.fspath(path)}: unknown file format {ext or '(none)'!r}; "
+                               f"known: {known}")
+    return ext
+
+
+def _module(path: str | os.PathLike, want_read: bool):
+    ext = extension(path)
+    mod, can_read, can_write = FORMATS[ext]
+    if want_read and not can_read:
+        raise CotsimInputError(f"{os.fspath(path)}: {ext} is an output-only format")
+    if not want_read and not can_write:
+        raise CotsimInputError(f"{os.fspath(path)}: {ext} cannot be written")
+    return importlib.import_module(mod)
+
+
+def read_bytes(path: str | os.PathLike) -> bytes:
+    path = os.fspath(path)
+    try:
+        size = os.path.getsize(path)
+        if size > MAX_FILE_BYTES:
+            raise CotsimInputError(f"{path}: file of {size} bytes is over the limit of "
+                                   f"{MAX_FILE_BYTES}")
+        with open(path, "rb") as f:
+            return f.read()
+    except FileNotFoundError:
+        raise CotsimInputError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise CotsimInputError(f"{path}: is a folder, not a file") from None
+    except PermissionError:
+        raise CotsimInputError(f"{path}: permission denied") from None
+
+
+def load_file(path: str | os.PathLike) -> Loaded:
+    mod = _module(path, want_read=True)
+    return mod.parse(read_bytes(path), os.fspath(path))
+
+
+def load(path: str | os.PathLike) -> Circuit:
+    """Read a circuit from ``.bench``, ``.blif``, ``.aag``, ``.aig`` or ``.json``."""
+    return load_file(path).circuit
+
+
+def dumps(circuit: Circuit, ext: str, **options: Any) -> bytes:
+    mod = _module("x" + ext, want_read=False)
+    if ext in (".aag", ".aig", ".dot", ".svg"):
+        return mod.dump(circuit, fmt=ext[1:], **options)
+    return mod.dump(circuit, **options)
+
+
+def save(circuit: Circuit, path: str | os.PathLike, *, overwrite: bool = True,
+         **options: Any) -> None:
+    """Write ``circuit`` atomically; the format comes from the extension."""
+    data = dumps(circuit, extension(path), **options)
+    write_atomic(path, data, overwrite=overwrite)
