@@ -1,0 +1,291 @@
+"""cotsim's circuit JSON (``.json``), as specified in DESIGN.md:
+
+    {"format": "cotsim-circuit", "version": 1,
+     "inputs": [name, ...],
+     "gates": [{"id": int, "op": KIND, "in": [id, ...], "weights": [int, ...],
+                "threshold": int}, ...],
+     "outputs": [{"name": name, "id": int}, ...]}
+
+Input ``i`` has id ``i``; gate ids follow the inputs one by one, in topological order.
+``weights`` and ``threshold`` appear on THR gates only. A gate may also carry ``"name"``
+(its signal name) and ``"tag"`` (its origin, for diagrams); readers accept files
+without them. The writer puts one gate on a line, so errors can name the line.
+"""
+from __future__ import annotations
+
+import json
+import json.decoder
+import json.scanner
+from typing import Any, Callable
+
+from .builder import CircuitBuilder
+from .errors import ParseError
+from .io import Loaded
+from .ir import Circuit, Kind
+
+FORMAT = "cotsim-circuit"
+VERSION = 1
+_TOP_KEYS = ("format", "version", "inputs", "gates", "outputs")
+_GATE_KEYS = ("id", "op", "in", "weights", "threshold", "name", "tag")
+_OUTPUT_KEYS = ("name", "id")
+_INT_LIMIT = 1 << 62  # weights and thresholds are stored as int64
+_OPS = [k.name for k in Kind if k != Kind.INPUT]
+
+
+# -- writing ------------------------------------------------------------------------------
+
+def dump(circuit: Circuit) -> bytes:
+    """The circuit as cotsim JSON, one gate per line."""
+    c = circuit
+    ptr, fanin = c.fanin_ptr.tolist(), c.fanin.tolist()
+    weights, thresholds = c.weights.tolist(), c.thresholds.tolist()
+    lines = []
+    for v in range(c.num_inputs, c.num_nodes):
+        kind = c.kind(v)
+        gate: dict[str, Any] = {"id": v, "op": kind.name, "in": fanin[ptr[v]:ptr[v + 1]]}
+        if kind == Kind.THR:
+            gate["weights"] = weights[ptr[v]:ptr[v + 1]]
+            gate["threshold"] = thresholds[v]
+        if c.node_names is not None and c.node_names[v] is not None:
+            gate["name"] = c.node_names[v]
+        tag = c.tag_of(v)
+        if tag is not None:
+            gate["tag"] = tag
+        lines.append("  " + json.dumps(gate))
+    outputs = [{"name": n, "id": o} for n, o in zip(c.output_names, c.output_ids.tolist())]
+    text = (f'{{"format": "{FORMAT}", "version": {VERSION},\n'
+            f' "inputs": {json.dumps(list(c.input_names))},\n'
+            f' "gates": [\n' + ",\n".join(lines) + ("\n" if lines else "") + " ],\n"
+            f' "outputs": {json.dumps(outputs)}}}\n')
+    return text.encode("utf-8")
+
+
+# -- reading ------------------------------------------------------------------------------
+
+class _Duplicate(ValueError):
+    pass
+
+
+def _pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    obj: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in obj:
+            raise _Duplicate(f"key {key!r} appears twice in one object")
+        obj[key] = value
+    return obj
+
+
+def _no_constant(name: str) -> None:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _decode_fast(text: str) -> Any:
+    return json.loads(text, object_pairs_hook=_pairs, parse_constant=_no_constant)
+
+
+class _Located(Exception):
+    def __init__(self, message: str, offset: int):
+        self.message, self.offset = message, offset
+
+
+def _decode_located(text: str) -> tuple[Any, dict[int, int]]:
+    """Decode with the pure-Python scanner, recording where every object and list starts.
+
+    Slower than the C scanner, so it runs only to put a line number on an error."""
+    starts: dict[int, int] = {}
+    dec = json.JSONDecoder(object_pairs_hook=_pairs, parse_constant=_no_constant)
+    plain = json.decoder.JSONObject
+
+    def parse_object(s_and_end, *args, **kwargs):
+        start = s_and_end[1] - 1  # the scanner passes the index after "{"
+        try:
+            obj, end = plain(s_and_end, *args, **kwargs)
+        except _Duplicate as e:
+            raise _Located(str(e), start) from None
+        starts[id(obj)] = start
+        return obj, end
+
+    plain_array = json.decoder.JSONArray
+
+    def parse_array(s_and_end, *args, **kwargs):
+        arr, end = plain_array(s_and_end, *args, **kwargs)
+        starts[id(arr)] = s_and_end[1] - 1
+        return arr, end
+
+    dec.parse_object = parse_object  # type: ignore[attr-defined]
+    dec.parse_array = parse_array  # type: ignore[attr-defined]
+    dec.scan_once = json.scanner.py_make_scanner(dec)
+    return dec.decode(text), starts
+
+
+def parse(data: bytes, path: str) -> Loaded:
+    """Read cotsim JSON, checking it strictly."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise ParseError(f"not UTF-8 text (byte {e.start})", path,
+                         data[:e.start].count(b"\n") + 1) from None
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    try:
+        doc = _decode_fast(text)
+    except json.JSONDecodeError as e:
+        raise ParseError(f"invalid JSON: {e.msg} (column {e.colno})", path, e.lineno) from None
+    except (_Duplicate, ValueError, RecursionError):
+        doc = None  # locate the problem below
+    if doc is not None:
+        try:
+            return Loaded(_Validator(path, lambda o: None).circuit(doc))
+        except ParseError:
+            pass  # find the line, below
+    try:
+        doc, starts = _decode_located(text)
+    except _Located as e:
+        raise ParseError(e.message, path, text.count("\n", 0, e.offset) + 1) from None
+    except json.JSONDecodeError as e:
+        raise ParseError(f"invalid JSON: {e.msg} (column {e.colno})", path, e.lineno) from None
+    except RecursionError:
+        raise ParseError("JSON nested too deeply", path) from None
+    except ValueError as e:
+        raise ParseError(f"invalid JSON: {e}", path) from None
+
+    def line_of(obj: Any) -> int | None:
+        at = starts.get(id(obj))
+        return None if at is None else text.count("\n", 0, at) + 1
+
+    return Loaded(_Validator(path, line_of).circuit(doc))
+
+
+def _is_int(x: Any) -> bool:
+    return isinstance(x, int) and not isinstance(x, bool)
+
+
+class _Validator:
+    def __init__(self, path: str, line_of: Callable[[Any], int | None]):
+        self.path = path
+        self.line_of = line_of
+
+    def error(self, message: str, where: Any) -> ParseError:
+        return ParseError(message, self.path, self.line_of(where))
+
+    def keys(self, obj: Any, allowed: tuple[str, ...], required: tuple[str, ...], what: str,
+             where: Any) -> None:
+        if not isinstance(obj, dict):
+            raise self.error(f"{what} must be a JSON object, not {_type(obj)}", where)
+        for key in obj:
+            if key not in allowed:
+                raise self.error(f"{what}: unknown key {key!r} (allowed: "
+                                 f"{', '.join(allowed)})", obj)
+        for key in required:
+            if key not in obj:
+                raise self.error(f"{what}: missing key {key!r}", obj)
+
+    def circuit(self, doc: Any) -> Circuit:
+        self.keys(doc, _TOP_KEYS, _TOP_KEYS, "the top level", doc)
+        if doc["format"] != FORMAT:
+            raise self.error(f"not a cotsim circuit: \"format\" is {doc['format']!r}, "
+                             f"expected {FORMAT!r}", doc)
+        if not _is_int(doc["version"]) or doc["version"] != VERSION:
+            raise self.error(f"unsupported version {doc['version']!r} (this reader knows "
+                             f"version {VERSION})", doc)
+        inputs = doc["inputs"]
+        if not isinstance(inputs, list):
+            raise self.error(f"\"inputs\" must be a list of names, not {_type(inputs)}", doc)
+        seen: dict[str, int] = {}
+        for i, name in enumerate(inputs):
+            if not isinstance(name, str) or not name:
+                raise self.error(f"input {i}: a name must be a non-empty string, not "
+                                 f"{name!r}", doc)
+            if name in seen:
+                raise self.error(f"inputs {seen[name]} and {i} are both named {name!r}", doc)
+            seen[name] = i
+        gates = doc["gates"]
+        if not isinstance(gates, list):
+            raise self.error(f"\"gates\" must be a list, not {_type(gates)}", doc)
+        n_in = len(inputs)
+        total = n_in + len(gates)
+        b = CircuitBuilder(strash=False, fold=False)
+        b.inputs(inputs)
+        ids: set[int] = set(range(n_in))
+        for k, g in enumerate(gates):
+            self.gate(b, g, k, n_in, ids, total, doc)
+        outputs = doc["outputs"]
+        if not isinstance(outputs, list):
+            raise self.error(f"\"outputs\" must be a list, not {_type(outputs)}", doc)
+        for k, o in enumerate(outputs):
+            self.keys(o, _OUTPUT_KEYS, _OUTPUT_KEYS, f"output {k}", doc)
+            if not isinstance(o["name"], str) or not o["name"]:
+                raise self.error(f"output {k}: \"name\" must be a non-empty string", o)
+            if not _is_int(o["id"]) or not 0 <= o["id"] < total:
+                raise self.error(f"output {o['name']!r}: \"id\" {o['id']!r} is no input or "
+                                 f"gate id (0 .. {total - 1})", o)
+            b.output(o["name"], o["id"])
+        return b.build()
+
+    def gate(self, b: CircuitBuilder, g: Any, k: int, n_in: int, ids: set[int], total: int,
+             doc: Any) -> None:
+        self.keys(g, _GATE_KEYS, ("id", "op", "in"), f"gate number {k} (counting from 0)",
+                  doc if not isinstance(g, dict) else g)
+        expect = n_in + k
+        gid = g["id"]
+        if not _is_int(gid):
+            raise self.error(f"gate id must be an integer, not {gid!r}", g)
+        if gid in ids:
+            raise self.error(f"duplicate id {gid}", g)
+        if gid != expect:
+            raise self.error(f"gate ids must follow the inputs one by one in topological "
+                             f"order: expected id {expect}, found {gid}", g)
+        ids.add(gid)
+        op = g["op"]
+        if not isinstance(op, str) or op not in _OPS:
+            raise self.error(f"gate {gid}: unknown op {op!r} (known: {' '.join(_OPS)})", g)
+        kind = Kind[op]
+        ins = g["in"]
+        if not isinstance(ins, list) or not all(_is_int(i) for i in ins):
+            raise self.error(f"gate {gid}: \"in\" must be a list of ids", g)
+        for i in ins:
+            if not 0 <= i < total:
+                raise self.error(f"gate {gid}: fan-in {i} is no input or gate id", g)
+            if i >= gid:
+                raise self.error(f"gate {gid}: fan-in {i} is not defined before it "
+                                 "(not in topological order)", g)
+        if kind in (Kind.CONST0, Kind.CONST1) and ins:
+            raise self.error(f"gate {gid}: {kind.name} takes no fan-in", g)
+        if kind in (Kind.BUF, Kind.NOT) and len(ins) != 1:
+            raise self.error(f"gate {gid}: {kind.name} takes exactly one fan-in, "
+                             f"not {len(ins)}", g)
+        if kind not in (Kind.CONST0, Kind.CONST1) and not ins:
+            raise self.error(f"gate {gid}: {kind.name} needs at least one fan-in", g)
+        weights = threshold = None
+        if kind == Kind.THR:
+            for key in ("weights", "threshold"):
+                if key not in g:
+                    raise self.error(f"gate {gid}: THR needs {key!r}", g)
+            weights, threshold = g["weights"], g["threshold"]
+            if (not isinstance(weights, list) or len(weights) != len(ins)
+                    or not all(_is_int(w) and abs(w) < _INT_LIMIT for w in weights)):
+                raise self.error(f"gate {gid}: \"weights\" must be a list of {len(ins)} "
+                                 "integers (one per fan-in)", g)
+            if not _is_int(threshold) or abs(threshold) >= _INT_LIMIT:
+                raise self.error(f"gate {gid}: \"threshold\" must be an integer", g)
+        else:
+            for key in ("weights", "threshold"):
+                if key in g:
+                    raise self.error(f"gate {gid}: {key!r} belongs on THR gates only, "
+                                     f"not {kind.name}", g)
+        name = g.get("name")
+        tag = g.get("tag")
+        for key, value in (("name", name), ("tag", tag)):
+            if value is not None and (not isinstance(value, str) or not value):
+                raise self.error(f"gate {gid}: {key!r} must be a non-empty string", g)
+        b.set_tag(tag)
+        if kind in (Kind.CONST0, Kind.CONST1):
+            node = b.const(kind == Kind.CONST1, name=name)
+        else:
+            node = b.gate(kind, ins, weights, threshold, name=name)
+        assert node == gid
+
+
+def _type(x: Any) -> str:
+    return {dict: "an object", list: "a list", str: "a string", bool: "a boolean",
+            int: "a number", float: "a number", type(None): "null"}.get(type(x), type(x).__name__)

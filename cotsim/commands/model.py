@@ -1,0 +1,172 @@
+"""``cotsim model random|run|info``: make, run and describe finite-precision transformers.
+
+- ``model random ... -o M.npz [--force]`` writes a random model (atomically).
+- ``model run M.npz --tokens 0,1,1,0 [--tokens ...] [--cot T]`` prints one line per
+  ``--tokens``: the next token id, or with ``--cot T`` the T generated ids separated by
+  commas. ``undefined`` stands where the forward pass is undefined (some Z_i = 0): the
+  whole line without ``--cot``; with ``--cot`` the tokens of the defined steps, then
+  ``undefined`` for the first undefined step (later steps cannot be computed).
+- ``model info M.npz [--json]`` prints the header: format, sum mode and shapes.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+
+
+def _positive(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} must be at least 1")
+    return v
+
+
+def _seed(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if v < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be >= 0")
+    return v
+
+
+def register(sub: argparse._SubParsersAction, name: str) -> None:
+    p = sub.add_parser(name, help="make, run and describe finite-precision transformers",
+                       description="Random models, greedy next-token and CoT runs, and "
+                       "model headers. Models are .npz files (see docs/transformer.md).")
+    msub = p.add_subparsers(dest="model_command", metavar="ACTION",
+                            parser_class=type(p))
+
+    r = msub.add_parser("random", help="write a random model",
+                        description="Write a random model whose weights are values of the "
+                        "format, scaled so that most prompts are defined (Z_i > 0).")
+    r.add_argument("--vocab", type=_positive, required=True, help="vocabulary size V")
+    r.add_argument("--layers", type=_positive, required=True, help="number of layers L")
+    r.add_argument("--heads", type=_positive, required=True, help="heads per layer H")
+    r.add_argument("--d-model", type=_positive, required=True, help="embedding width d")
+    r.add_argument("--d-ff", type=_positive, required=True, help="MLP width f")
+    r.add_argument("--max-len", type=_positive, required=True,
+                   help="positions N (rows of PE)")
+    r.add_argument("--format", required=True,
+                   help="paper:e=E,s=S, ieee:e=E,m=M, float16, bfloat16, e5m2 or float64")
+    r.add_argument("--seed", type=_seed, required=True, help="random seed (>= 0)")
+    r.add_argument("--sum", choices=("iterative", "exact"), default="iterative",
+                   help="sum mode (default: iterative, the paper's rule)")
+    r.add_argument("--d-head", type=_positive, default=None,
+                   help="width per head k (default: max(1, d_model // heads))")
+    r.add_argument("-o", "--output", required=True, help="the .npz file to write")
+    r.add_argument("--force", action="store_true", help="overwrite an existing file")
+    r.set_defaults(run=run_random)
+
+    u = msub.add_parser("run", help="greedy next token or CoT tokens for prompts",
+                        description="One line per --tokens: the next token id, or with "
+                        "--cot T the T generated ids, comma-separated; 'undefined' where "
+                        "the forward pass is undefined.")
+    u.add_argument("model", help="a model .npz file")
+    u.add_argument("--tokens", action="append", required=True, metavar="IDS",
+                   help="a prompt: comma-separated token ids, e.g. 0,1,1,0 (repeatable)")
+    u.add_argument("--cot", type=_positive, default=None, metavar="T",
+                   help="generate T tokens, feeding each back in")
+    u.set_defaults(run=run_run)
+
+    i = msub.add_parser("info", help="format, sum mode and shapes of a model",
+                        description="Print a model's header and parameter count.")
+    i.add_argument("model", help="a model .npz file")
+    i.add_argument("--json", action="store_true", help="print one JSON object")
+    i.set_defaults(run=run_info)
+
+
+def _parse_tokens(text: str) -> list[int]:
+    from circuits.errors import CotsimInputError
+
+    parts = text.split(",")
+    out = []
+    for part in parts:
+        part = part.strip()
+        if not part.isdigit() or not part.isascii():
+            what = "an empty entry" if not part else repr(part)
+            raise CotsimInputError(f"--tokens {text!r}: {what} is not a token id "
+                                   "(expected comma-separated integers >= 0)")
+        out.append(int(part))
+    return out
+
+
+def run_random(args: argparse.Namespace) -> int:
+    from circuits.errors import CotsimInputError
+    from transformer_sim.floatformat import FloatFormat
+    from transformer_sim.npz import save
+    from transformer_sim.random_model import random_model
+
+    try:
+        fmt = FloatFormat.parse(args.format)
+    except ValueError as e:
+        if isinstance(e, CotsimInputError):
+            raise
+        raise CotsimInputError(f"--format {args.format!r}: {e}") from None
+    model = random_model(vocab=args.vocab, layers=args.layers, heads=args.heads,
+                         d_model=args.d_model, d_ff=args.d_ff, max_len=args.max_len,
+                         fmt=fmt, sum_mode=args.sum, seed=args.seed, d_head=args.d_head)
+    save(model, args.output, overwrite=args.force)
+    return 0
+
+
+def cot_line(trace) -> str:
+    """The output line of one prompt under ``--cot``."""
+    items = [str(t) for t in trace.tokens]
+    if trace.undefined:
+        items.append("undefined")
+    return ",".join(items)
+
+
+def run_run(args: argparse.Namespace) -> int:
+    from transformer_sim.errors import ModelUndefined
+    from transformer_sim.npz import load
+
+    model = load(args.model)
+    prompts = [_parse_tokens(t) for t in args.tokens]
+    extra = (args.cot - 1) if args.cot else 0
+    for prompt in prompts:  # validate every prompt before printing anything
+        model.check_tokens(prompt, extra_positions=extra)
+    if args.cot is None:
+        from transformer_sim.forward import next_token
+
+        for prompt in prompts:
+            try:
+                line = str(next_token(model, prompt))
+            except ModelUndefined:
+                line = "undefined"
+            print(line, flush=False)
+    else:
+        from transformer_sim.cot import run_cot
+
+        for prompt in prompts:
+            print(cot_line(run_cot(model, prompt, args.cot)))
+    return 0
+
+
+def run_info(args: argparse.Namespace) -> int:
+    from transformer_sim.npz import load
+
+    model = load(args.model)
+    info = model.meta()
+    info["params"] = model.n_params
+    if args.json:
+        print(json.dumps(info))
+        return 0
+    shapes = {"TE": "(vocab, d_model)", "PE": "(max_len, d_model)",
+              "Wout": "(vocab, d_model)", "bout": "(vocab,)"}
+    width = max(len(k) for k in info)
+    for key, value in info.items():
+        print(f"{key:<{width}}  {value}")
+    for name, arr in model.named_arrays().items():
+        if "." in name and not name.startswith("layers.0."):
+            continue
+        label = shapes.get(name, "")
+        print(f"{name:<{width + 6}}  {tuple(arr.shape)} {label}".rstrip())
+    if model.n_layers > 1:
+        print(f"(layers 1..{model.n_layers - 1} have the shapes of layer 0)")
+    return 0
