@@ -18,7 +18,7 @@ from typing import Any
 
 from .analysis import levels
 from .builder import CircuitBuilder
-from .errors import CotsimInputError, ParseError
+from .errors import CircuitTooLarge, CotsimInputError, ParseError
 from .io import Loaded
 from .ir import MAX_NODES, Circuit, Kind
 
@@ -91,8 +91,6 @@ class _Reader:
             raise self.error(f"header: binary AIGER needs M = I + L + A, but M = {h['M']} "
                              f"and I + L + A = {h['I'] + h['L'] + h['A']}", 1)
         if h["I"] + h["O"] + 2 * h["A"] + 2 > MAX_NODES:
-            from .errors import CircuitTooLarge
-
             raise CircuitTooLarge(f"{self.path}: header declares {h['I']} inputs and "
                                   f"{h['A']} ANDs, over the limit of {MAX_NODES} nodes")
         return h, pos
@@ -253,9 +251,7 @@ class _Reader:
             here_off = None if line is not None else pos
             if text[:1] == b"c" and not text[1:2].isdigit():
                 break  # a line "c" starts the comments, which run to the end of the file
-            if text.strip() == b"":
-                pass  # tolerated, though the format has none
-            else:
+            if text.strip():  # blank lines are tolerated, though the format has none
                 self._symbol(text, names, h, here_line, here_off)
             pos = end + 1
             line = here_line

@@ -18,7 +18,7 @@ import math
 import shutil
 import subprocess
 from collections import Counter, defaultdict
-from typing import Iterable, Sequence
+from typing import Sequence
 
 import numpy as np
 
@@ -307,11 +307,6 @@ class _TagTree:
             t = t.children[part]
         t.nodes.append(node)
 
-    def walk(self) -> Iterable["_TagTree"]:
-        yield self
-        for sub in self.children.values():
-            yield from sub.walk()
-
 
 # -- the summary ---------------------------------------------------------------------------
 KIND_ORDER = [Kind.BUF, Kind.NOT, Kind.AND, Kind.NAND, Kind.OR, Kind.NOR, Kind.XOR,
@@ -523,9 +518,13 @@ class _Summary:
     def _tag_boxes(self) -> list[str]:
         counts, fan, outs = self._counts()
         widest = max((sum(x.values()) for x in counts), default=1)
+        # a tag's box goes in its parent's cluster, or in its own cluster if deeper tags
+        # open one (gates tagged "layer0" beside gates tagged "layer0/mlp")
+        paths = [_tag_path(tag) for tag in self.names]
+        opened = {p[:k] for p in paths for k in range(1, len(p))}
         tree = _TagTree()
-        for g, tag in enumerate(self.names):
-            tree.add(_tag_path(tag)[:-1], g)
+        for g, p in enumerate(paths):
+            tree.add(p if p in opened else p[:-1], g)
         out: list[str] = []
 
         def emit(t: _TagTree, indent: str) -> None:

@@ -7,14 +7,16 @@ Input vectors are packed 64 to a ``uint64`` word: vector ``v`` is bit ``v % 64``
 Two engines compute the same thing:
 
 - ``"numba"``: the kernels of ``simulate_kernels``, which walk the gates over a block of
-  words at a time with the block's values in cache. This is the fast one (about 5e10
+  words at a time with the block's values in cache. This is the fast one (about 1e11
   gate evaluations a second on one core; see ``benchmarks/eval_throughput.py``).
-- ``"numpy"``: one NumPy operation per gate over all words. It needs no compilation and
-  no Numba import, so it answers a small job (a few hundred vectors) in a fresh process
-  sooner than the kernel can be loaded from the Numba cache.
+- ``"numpy"``: one NumPy operation per gate over all words, with a (nodes, words) value
+  table. It is 5 to 30 times slower, but needs no Numba import and no kernel loading
+  (about half a second together), so in a fresh process it answers small and middling
+  jobs sooner.
 
-``"auto"`` (the default) takes NumPy only for such small jobs in a process that has not
-imported Numba yet, so that ``cotsim eval`` starts quickly; everything else runs in Numba.
+``"auto"`` (the default) takes NumPy only in a process that has not imported Numba yet,
+and only for jobs within the bounds below, so that ``cotsim eval`` starts quickly;
+everything else runs in Numba.
 Both engines are checked against the plain-Python reference evaluator in the tests.
 """
 from __future__ import annotations
@@ -28,10 +30,16 @@ from .ir import Circuit, Kind
 
 #: A THR gate's sum of |weights| and |threshold| must stay below this (63-bit counters).
 MAX_WEIGHT_SUM = 1 << 61
-#: ``"auto"`` uses NumPy for at most this many words (64 vectors each) ...
-AUTO_NUMPY_MAX_WORDS = 16
-#: ... and at most this many nodes, and only while Numba is not yet imported.
-AUTO_NUMPY_MAX_NODES = 100_000
+#: ``"auto"`` uses NumPy, while Numba is not imported yet, for circuits of at most this
+#: many nodes (NumPy spends 2-4 us on each) ...
+AUTO_NUMPY_MAX_NODES = 50_000
+#: ... and at most this many node-words (nodes x words of 64 vectors: the size of the
+#: NumPy engine's value table, 8 bytes each; 2e6 is 16 MB), so that its time stays under
+#: the ~0.5 s it takes to import Numba and load a kernel from the cache ...
+AUTO_NUMPY_MAX_NODE_WORDS = 2_000_000
+#: ... and of at most this many MAJ/THR fan-in edge-words (the NumPy engine unpacks the
+#: 64 lanes of each of them).
+AUTO_NUMPY_MAX_THRESHOLD_EDGE_WORDS = 100_000
 
 ENGINES = ("auto", "numba", "numpy")
 
@@ -105,8 +113,14 @@ def _choose(engine: str, circuit: Circuit, words: int) -> str:
         raise CotsimInputError(f"unknown engine {engine!r}; known: {', '.join(ENGINES)}")
     if engine != "auto":
         return engine
-    small = words <= AUTO_NUMPY_MAX_WORDS and circuit.num_nodes <= AUTO_NUMPY_MAX_NODES
-    return "numpy" if small and "numba" not in sys.modules else "numba"
+    if "numba" in sys.modules:  # the kernel is cheap to reach: it is the faster engine
+        return "numba"
+    counted = np.isin(circuit.kinds, [int(Kind.MAJ), int(Kind.THR)])
+    threshold_edges = int(np.diff(circuit.fanin_ptr)[counted].sum())
+    small = (circuit.num_nodes <= AUTO_NUMPY_MAX_NODES
+             and circuit.num_nodes * words <= AUTO_NUMPY_MAX_NODE_WORDS
+             and threshold_edges * words <= AUTO_NUMPY_MAX_THRESHOLD_EDGE_WORDS)
+    return "numpy" if small else "numba"
 
 
 # -- the NumPy engine ---------------------------------------------------------------------

@@ -1,8 +1,10 @@
 """The Numba kernels of bit-parallel evaluation (see ``simulate`` for the layout).
 
 The kernel walks the gates in topological order (the IR's node order) over a *block* of
-words at a time, keeping the ``(nodes, block)`` value buffer of one block in cache while
-every gate is applied to it; the per-gate dispatch is spread over the block's words.
+words at a time, keeping the value buffer of one block in cache while every gate is
+applied to it; the per-gate dispatch is spread over the block's words. The buffer has
+one row per *live* node only (``assign_rows`` reuses the rows of dead nodes), so its size
+follows the circuit's width rather than its size.
 
 MAJ and THR are evaluated with bit-sliced counters: the weighted sum of the 64 lanes of a
 word is kept as ``B`` words, word ``p`` holding bit ``p`` of every lane's sum, and compared
@@ -34,8 +36,9 @@ _ONES = np.uint64(0xFFFFFFFFFFFFFFFF)
 
 
 @njit(cache=True, nogil=True)
-def _threshold(buf, d, fanin, weights, a, e, t, unit, acc):
-    """buf[d] = [sum_i w_i x_i >= t] lane by lane, with a bit-sliced counter in ``acc``.
+def _threshold(buf, d, fanin, weights, a, e, t, unit, acc, carry):
+    """buf[d] = [sum_i w_i x_i >= t] lane by lane, with a bit-sliced counter in ``acc``
+    (64, block) and a carry row (block,).
     With ``unit`` every weight is 1 (MAJ), whatever ``weights`` holds."""
     total = 0
     for j in range(a, e):
@@ -57,40 +60,44 @@ def _threshold(buf, d, fanin, weights, a, e, t, unit, acc):
     nbits = 0
     while (total >> nbits) > 0:
         nbits += 1
+    # acc[p, b]: bit p of the running sum in every lane of word b; whole rows at a time,
+    # so that the loops over b vectorise
+    for p in range(nbits):
+        for b in range(nb):
+            acc[p, b] = np.uint64(0)
+    for j in range(a, e):
+        w = 1 if unit else weights[j]
+        f = fanin[j]
+        flip = _ONES if w < 0 else np.uint64(0)
+        if w < 0:
+            w = -w
+        p = 0
+        while w > 0:  # add x * 2^p for every set bit p of w, rippling the carry up
+            if w & 1:
+                for b in range(nb):
+                    carry[b] = buf[f, b] ^ flip
+                for q in range(p, nbits):
+                    for b in range(nb):
+                        c = carry[b]
+                        s = acc[q, b]
+                        acc[q, b] = s ^ c
+                        carry[b] = s & c
+            w >>= 1
+            p += 1
+    # acc >= t, from the most significant bit down: gt collects "greater", eq "equal so far"
     for b in range(nb):
-        for p in range(nbits):
-            acc[p] = np.uint64(0)
-        for j in range(a, e):
-            w = 1 if unit else weights[j]
-            x = buf[fanin[j], b]
-            if w < 0:
-                w = -w
-                x = ~x
-            p = 0
-            while w > 0:  # add x * 2^p for every set bit p of w
-                if w & 1:
-                    carry = x
-                    q = p
-                    while carry != 0 and q < nbits:
-                        s = acc[q] ^ carry
-                        carry = acc[q] & carry
-                        acc[q] = s
-                        q += 1
-                w >>= 1
-                p += 1
-        # acc >= t, from the most significant bit down
         gt = np.uint64(0)
         eq = _ONES
         for p in range(nbits - 1, -1, -1):
             if (t >> p) & 1:
-                eq &= acc[p]
+                eq &= acc[p, b]
             else:
-                gt |= eq & acc[p]
+                gt |= eq & acc[p, b]
         buf[d, b] = gt | eq
 
 
 @njit(cache=True, nogil=True)
-def _gates(kinds, ptr, sfanin, weights, thresholds, dest, buf, first, acc):
+def _gates(kinds, ptr, sfanin, weights, thresholds, dest, buf, first, acc, carry):
     """Apply gates ``first..N-1`` to the block in ``buf`` (inputs already filled in).
     Node g lives in row ``dest[g]`` of ``buf``; ``sfanin`` holds rows, not node ids."""
     nb = buf.shape[1]
@@ -159,9 +166,9 @@ def _gates(kinds, ptr, sfanin, weights, thresholds, dest, buf, first, acc):
                 buf[d, b] = _ONES
         elif k == _MAJ:
             # MAJ over k inputs: 1 iff at least ceil(k/2) are 1
-            _threshold(buf, d, fanin, weights, a, e, (e - a) // 2, True, acc)
+            _threshold(buf, d, fanin, weights, a, e, (e - a + 1) // 2, True, acc, carry)
         elif k == _THR:
-            _threshold(buf, d, fanin, weights, a, e, thresholds[g], False, acc)
+            _threshold(buf, d, fanin, weights, a, e, thresholds[g], False, acc, carry)
 
 
 @njit(cache=True, nogil=True)
@@ -225,7 +232,8 @@ def simulate_blocks(kinds, ptr, fanin, weights, thresholds, num_inputs, in_words
         sfanin[j] = row[fanin[j]]
     total = in_words.shape[1]
     buf = np.empty((nrows, block), dtype=np.uint64)
-    acc = np.empty(64, dtype=np.uint64)
+    acc = np.empty((64, block), dtype=np.uint64)
+    carry = np.empty(block, dtype=np.uint64)
     for w0 in range(0, total, block):
         nb = min(block, total - w0)
         for i in range(num_inputs):
@@ -234,7 +242,7 @@ def simulate_blocks(kinds, ptr, fanin, weights, thresholds, num_inputs, in_words
                 buf[r, b] = in_words[i, w0 + b]
             for b in range(nb, block):
                 buf[r, b] = np.uint64(0)
-        _gates(kinds, ptr, sfanin, weights, thresholds, row, buf, num_inputs, acc)
+        _gates(kinds, ptr, sfanin, weights, thresholds, row, buf, num_inputs, acc, carry)
         for o in range(keep.shape[0]):
             r = row[keep[o]]
             for b in range(nb):

@@ -20,7 +20,7 @@ from circuits import draw as draw_mod
 from circuits.draw import dump, to_dot
 from circuits.ir import NULLARY
 from circuits.strategies import circuits as random_circuits
-from conftest import BENCHMARKS, needs_benchmarks, needs_dot
+from conftest import BENCHMARKS, REPO, needs_benchmarks, needs_dot
 
 C17 = BENCHMARKS / "iscas85" / "c17.bench"
 C432 = BENCHMARKS / "iscas85" / "c432.bench"
@@ -149,6 +149,47 @@ def test_random_circuits_lay_out_cleanly(c):
     lay = layout(to_dot(c))
     check_full_layout(c, lay)
     check_rows_by_level(c, lay)
+
+
+TAGS = ["a", "a/b", "a/c", "a/b/x", "d", None]
+
+
+@needs_dot
+@settings(max_examples=20)
+@given(random_circuits(basis="general", max_gates=14, max_inputs=4), st.data())
+def test_random_tagged_circuits_cluster_correctly(c, data):
+    import numpy as np
+    from circuits.ir import Circuit
+    picks = data.draw(st.lists(st.sampled_from(TAGS), min_size=c.num_nodes,
+                               max_size=c.num_nodes))
+    names = [t for t in TAGS if t]
+    tags = np.array([-1 if i < c.num_inputs or t is None else names.index(t)
+                     for i, t in enumerate(picks)], dtype=np.int32)
+    c = Circuit(c.kinds, c.fanin_ptr, c.fanin, c.weights, c.thresholds, c.input_names,
+                c.output_ids, c.output_names, c.node_names, tags, tuple(names))
+    lay = layout(to_dot(c))
+    check_full_layout(c, lay)
+    for label, members, _ in lay["clusters"].values():
+        assert members  # no empty cluster is drawn
+    # every tagged node sits in the cluster of each part of its tag, and nowhere else
+    by_path: dict[str, set] = {}
+    for i in range(c.num_inputs, c.num_nodes):
+        t = c.tag_of(i)
+        parts = t.split("/") if t else []
+        for k in range(1, len(parts) + 1):
+            by_path.setdefault("/".join(parts[:k]), set()).add(f"n{i}")
+    assert sorted(map(sorted, (v[1] for v in lay["clusters"].values()))) == \
+        sorted(map(sorted, by_path.values()))
+    # the summary per tag lays out cleanly, and its arrows count every wire across tags
+    summary = layout(to_dot(c, max_gates=0))
+    if c.size:
+        group = {i: ("in" if i < c.num_inputs else
+                     "const" if c.kind(i) in NULLARY else c.tag_of(i) or "")
+                 for i in range(c.num_nodes)}
+        across = sum(1 for i in range(c.num_inputs, c.num_nodes) for j in c.fanins(i).tolist()
+                     if group[i] != group[j])
+        drawn = sum(int(e["label"]) for t, h, e in summary["edges"] if h != "g_out")
+        assert drawn == across
 
 
 NASTY = ['opcode[0]', 'a"b', 'back\\slash', '<tag>&amp;', '{x; y}', '-> z', 'α≥β',
@@ -326,17 +367,22 @@ def test_summary_per_tag():
     a = [b.AND(x[i], x[i + 1]) for i in range(3)]
     b.set_tag("layer0/mlp")
     m = [b.THR(a, [1, 2, -1], 1), b.MAJ(*a)]
+    b.set_tag("layer0")
+    n = b.NOT(x[3])
     b.set_tag(None)
-    b.output("y", b.OR(*m))
+    b.output("y", b.OR(*m, n))
     c = b.build()
     text = to_dot(c, max_gates=2)
     assert "summary per tag" in text
     lay = layout(text)
-    labels = {v[0] for v in lay["clusters"].values()}
-    assert labels == {"layer0"}
+    assert [(v[0], v[1]) for v in lay["clusters"].values()] == [("layer0", {"g0", "g1", "g2"})]
     wires = {(t, h): int(e["label"]) for t, h, e in lay["edges"]}
-    # 6 wires from inputs into attn, 3+3 from attn to mlp, 2 from mlp to the OR, 1 output
-    assert wires == {("g_in", "g0"): 6, ("g0", "g1"): 6, ("g1", "g2"): 2, ("g2", "g_out"): 1}
+    # 6 wires from inputs into attn, 3+3 from attn to mlp, 1 into the NOT tagged layer0,
+    # 2 + 1 into the untagged OR, which is the one output
+    assert wires == {("g_in", "g0"): 6, ("g0", "g1"): 6, ("g_in", "g2"): 1, ("g1", "g3"): 2,
+                     ("g2", "g3"): 1, ("g3", "g_out"): 1}
+    texts = svg_texts(graphviz(text, "svg")[0])
+    assert "(untagged)" in texts and "attn" in texts and "mlp" in texts
 
 
 # -- SVG and errors ----------------------------------------------------------------------
@@ -382,3 +428,15 @@ def test_degenerate_circuits(what):
         _, err = graphviz(to_dot(c, max_gates=mg), "svg")
         assert err == ""
     check_full_layout(c, layout(to_dot(c)))
+
+
+def test_the_colour_table_in_the_docs_matches_the_code():
+    doc = (REPO / "docs" / "drawing.md").read_text()
+    rows = re.findall(r"^\| ([A-Z0-9, ]+|output) \| [^|]+ \| [^|`]*`(#[0-9a-f]{6})` \|", doc, re.M)
+    table = {}
+    for kinds, colour in rows:
+        for k in kinds.split(", "):
+            table[k] = colour
+    want = {k.name: fill for k, (_, fill) in draw_mod.STYLE.items()}
+    want["output"] = draw_mod.OUTPUT_FILL
+    assert table == want

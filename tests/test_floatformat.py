@@ -58,7 +58,7 @@ def brute_round(fmt: FloatFormat, x) -> float:
             r = hi if hi - A < A - lo else lo              # ties: smaller magnitude
         return -float(r) if neg and r else float(r)
     top = len(pos) - 1                                     # the virtual overflow value
-    if i <= top and pos[i] == A:
+    if i < top and pos[i] == A:
         j = i
     elif fmt.rounding == "toward_zero":
         j = min(i - 1, top - 1)
@@ -452,15 +452,15 @@ def test_names():
     ("ieee:e=5,m=10,subnormals=yes", "subnormals must be 0 or 1"),
     ("ieee:e=5,m=10,overflow=wrap", "overflow must be one of inf, saturate, got 'wrap'"),
     ("ieee:e=5,m=10,rounding=up", "rounding must be one of nearest_even, toward_zero"),
-    ("ieee:e=5,m=52", "mantissa_bits must be between 0 and 51"),
+    ("ieee:e=5,m=52", "mantissa_bits must be between 0 and 51 .*, got 52"),
     ("ieee:e=1,m=3", "exponent_bits must be between 2 and 10, got 1"),
-    ("paper:e=-1,s=2", "e must be between 0 and 10, got -1"),
-    ("paper:e=1,s=0", "s must be between 1 and 25, got 0"),
-    ("paper:e=1,s=26", "s must be between 1 and 25, got 26"),
+    ("paper:e=-1,s=2", "e must be between 0 and 10 .*, got -1"),
+    ("paper:e=1,s=0", "s must be between 1 and 25 .*, got 0"),
+    ("paper:e=1,s=26", "s must be between 1 and 25 .*, got 26"),
     ("paper:e=1,,s=2", "expected key=value"),
 ])
 def test_invalid_specs(spec, message):
-    with pytest.raises(FormatError, match=message.replace("(", "\\(")) as info:
+    with pytest.raises(FormatError, match=message) as info:
         F.parse(spec)
     assert isinstance(info.value, ValueError)
     assert "\n" not in str(info.value)
@@ -469,7 +469,7 @@ def test_invalid_specs(spec, message):
 def test_invalid_constructor_arguments():
     with pytest.raises(FormatError, match="exponent_bits must be between 2 and 10, got -3"):
         F.ieee(-3, 2)
-    with pytest.raises(FormatError, match="mantissa_bits must be between 0 and 51, got -1"):
+    with pytest.raises(FormatError, match="mantissa_bits must be between 0 and 51 .*, got -1"):
         F.ieee(5, -1)
     with pytest.raises(FormatError, match="must be an integer, got 2.5"):
         F.paper(1, 2.5)
@@ -493,7 +493,7 @@ def test_params_vector():
 
 def test_import_loads_no_numba():
     code = ("import sys; from transformer_sim import FloatFormat as F; "
-            "f = F.parse('bfloat16'); f.spec; f.values(); f.encode([1.0]); f.params; "
+            "f = F.parse('bfloat16'); f.spec; f.values(); f.params; f.max_value; "
             "assert 'numba' not in sys.modules, 'numba imported'")
     subprocess.run([sys.executable, "-c", code], check=True)
 

@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 from transformer_sim.errors import ModelError, ModelUndefined
 from transformer_sim.floatformat import FloatFormat
 from transformer_sim.forward import Decoder, forward_full, next_token
-from transformer_sim.model import LAYER_ARRAYS, Layer, Model
+from transformer_sim.model import Layer, Model
 
 FORMATS = ["float64", "paper:e=0,s=2", "paper:e=1,s=2", "float16", "bfloat16", "e5m2"]
 SUMS = ["iterative", "exact"]

@@ -267,7 +267,8 @@ def test_import_circuits_does_not_import_numba():
 
 
 def test_small_jobs_in_a_fresh_process_skip_numba_and_large_ones_use_it():
-    setup = ("import numpy as np, circuits\nb = circuits.CircuitBuilder()\n"
+    setup = ("import numpy as np, circuits, circuits.simulate\nb = circuits.CircuitBuilder()\n"
              "x, y = b.inputs(['x', 'y'])\nb.output('z', b.AND(x, y))\nc = b.build()\n")
     assert not _numba_loaded_after(setup + "circuits.evaluate(c, np.ones((5, 2), bool))")
-    assert _numba_loaded_after(setup + "circuits.evaluate(c, np.ones((5000, 2), bool))")
+    big = "circuits.simulate.AUTO_NUMPY_MAX_NODE_WORDS = 2\n"
+    assert _numba_loaded_after(setup + big + "circuits.evaluate(c, np.ones((65, 2), bool))")

@@ -455,7 +455,9 @@ _INF_BITS = 0x7FF0000000000000
 def _round_bits_ieee(xb, x, P, maxbits, ob, out):
     """IEEE fast path on the bit patterns: targets in the normal range are rounded
     by integer arithmetic on the float64 pattern (the carry out of the mantissa
-    moves into the exponent); everything else goes through ``rnd``."""
+    moves into the exponent); everything else goes through ``rnd``. With m = 0
+    the significand's last bit is the implicit 1, so ties always go up (as in
+    ``_iround``: the lower candidate is an odd multiple of its quantum)."""
     m = int(P[MANT])
     shift = 52 - m                               # >= 1 since m <= 51
     half = np.int64(1) << np.int64(shift - 1)
@@ -470,7 +472,7 @@ def _round_bits_ieee(xb, x, P, maxbits, ob, out):
         ex = mag >> 52
         if ex >= lo_ex and ex <= hi_ex:
             if mode == R_EVEN:
-                r = mag + (half - 1) + ((mag >> shift) & 1)
+                r = mag + (half - 1) + (((mag >> shift) & 1) if m > 0 else 1)
             elif mode == R_AWAY:
                 r = mag + half
             else:

@@ -60,6 +60,7 @@ class CircuitProgram:
     steps: tuple[Step, ...]  # one per non-input node, then one per output (read-out)
     step_node: tuple[int, ...]  # the node id each gate step computes (-1 for read-outs)
     output_names: tuple[str, ...]
+    node_labels: tuple[tuple[str, str], ...]  # (signal name, kind) per node of the lowered circuit
 
     @property
     def cot_steps(self) -> int:
@@ -137,8 +138,9 @@ def circuit_program(circuit: Circuit) -> CircuitProgram:
     for o in c.output_ids:
         steps.append(Step(_TABLES[Kind.BUF], int(o), int(o)))
         step_node.append(-1)
+    labels = tuple((c.name_of(i), c.kind(i).name) for i in range(c.num_nodes))
     return CircuitProgram(num_inputs=n, steps=tuple(steps), step_node=tuple(step_node),
-                          output_names=c.output_names)
+                          output_names=c.output_names, node_labels=labels)
 
 
 def _table(kind: Kind, arity: int) -> tuple[int, int, int, int]:
