@@ -130,7 +130,7 @@ def _graph_header(label: str) -> list[str]:
     return [
         "digraph circuit {",
         f"  graph [fontname={quote(FONT)}, fontsize=16, labelloc=t, label={quote(label)}, "
-        "rankdir=TB, nodesep=0.2, ranksep=0.45, outputorder=edgesfirst];",
+        "rankdir=TB, nodesep=0.2, ranksep=0.45, newrank=true, outputorder=edgesfirst];",
         f"  node [fontname={quote(FONT)}, fontsize=11, style=filled, penwidth=1.0, "
         "margin=\"0.06,0.03\", height=0.3, width=0.4];",
         f"  edge [fontname={quote(FONT)}, fontsize=9, color=\"#555555\", arrowsize=0.6];",
@@ -165,29 +165,49 @@ class _Full:
 
         # inputs on top, in file order
         ins = [f"n{i}" for i in range(ni)]
-        if ins:  # an empty rank=source subgraph makes dot fail
+        if ins:
             out.append("  subgraph inputs {")
-            out.append("    rank=source;")
+            out.append("    rank=same;")
             out.extend(f"    {self._node(i)}" for i in range(ni))
             out.extend(_order_chain(ins, "    "))
             out.append("  }")
 
-        # gates and constants, in clusters by tag; one rank per level inside each
+        # gates and constants, in clusters by tag
         tree = _TagTree()
         for i in range(ni, c.num_nodes):
             tree.add(_tag_path(c.tag_of(i)), i)
         out.extend(self._emit_tree(tree, "  "))
 
+        # one row per level, across clusters (newrank=true allows that, and keeps a wire
+        # that leaves a cluster and comes back from being drawn upwards)
+        by_level: dict[int, list[int]] = defaultdict(list)
+        for i in range(ni, c.num_nodes):
+            if Kind(int(c.kinds[i])) not in NULLARY:
+                by_level[int(self.level[i])].append(i)
+        for lv in sorted(by_level):
+            out.append(f"  {{ rank=same; {'; '.join(f'n{i}' for i in by_level[lv])}; }}")
+        # constants go below the inputs' row, so that it is the top row (every other node
+        # hangs below an input or a constant); newrank ignores rank=source
+        if ins:
+            for i in np.flatnonzero(np.isin(c.kinds, [int(Kind.CONST0), int(Kind.CONST1)])):
+                out.append(f"  n0 -> n{i} [style=invis];")
+
         # outputs at the bottom, in file order
         outs = [f"o{k}" for k in range(c.num_outputs)]
         if outs:
             out.append("  subgraph outputs {")
-            out.append("    rank=sink;")
+            out.append("    rank=same;")
             for k, name in enumerate(c.output_names):
                 out.append(f"    o{k} [shape=invhouse, fillcolor={quote(OUTPUT_FILL)}, "
                            f"label={_label(_b(hesc(name)))}, tooltip={quote('output ' + name)}];")
             out.extend(_order_chain(outs, "    "))
             out.append("  }")
+            # the outputs' row goes below the deepest row (rank=sink ignores newrank)
+            if by_level:
+                deepest = by_level[max(by_level)][0]
+                out.append(f"  n{deepest} -> o0 [style=invis];")
+            elif ins:
+                out.append("  n0 -> o0 [style=invis];")
 
         # wires
         for i in range(ni, c.num_nodes):
@@ -198,15 +218,7 @@ class _Full:
         return "\n".join(out) + "\n"
 
     def _emit_tree(self, tree: "_TagTree", indent: str) -> list[str]:
-        out: list[str] = []
-        by_level: dict[int, list[int]] = defaultdict(list)
-        for i in tree.nodes:
-            out.append(indent + self._node(i))
-            if Kind(int(self.c.kinds[i])) not in NULLARY:
-                by_level[int(self.level[i])].append(i)
-        for lv in sorted(by_level):
-            ids = "; ".join(f"n{i}" for i in by_level[lv])
-            out.append(f"{indent}{{ rank=same; {ids}; }}")
+        out = [indent + self._node(i) for i in tree.nodes]
         for name, sub in tree.children.items():
             out.append(f"{indent}subgraph cluster_{sub.id} {{")
             out.append(f"{indent}  label={quote(name)}; tooltip={quote(sub.full)}; "

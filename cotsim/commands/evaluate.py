@@ -60,14 +60,13 @@ def _file_lines(path: str) -> list[tuple[int, str]]:
     return rows
 
 
-def run(args: argparse.Namespace) -> int:
+def read_vectors(args: argparse.Namespace, n: int) -> list[str]:
+    """The bit strings of ``--input`` (in order), then of ``--inputs-file``, each checked
+    against the circuit's n inputs. Shared with ``cotsim cot``."""
     from circuits.errors import CotsimInputError
-    from circuits.io import load
 
     if not args.input and args.inputs_file is None:
         raise CotsimInputError("give input bit strings with --input BITS or --inputs-file F")
-    circuit = load(args.file)
-    n = circuit.num_inputs
     vectors: list[str] = []
     for k, bits in enumerate(args.input, start=1):
         _check_bits(bits, n, f"--input #{k}")
@@ -77,6 +76,15 @@ def run(args: argparse.Namespace) -> int:
         for number, bits in _file_lines(args.inputs_file):
             _check_bits(bits, n, f"{name}:{number}")
             vectors.append(bits)
+    return vectors
+
+
+def run(args: argparse.Namespace) -> int:
+    from circuits.io import load
+
+    circuit = load(args.file)
+    n = circuit.num_inputs
+    vectors = read_vectors(args, n)
 
     import numpy as np
 
