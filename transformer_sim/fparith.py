@@ -426,13 +426,14 @@ def _dot(w, x, mode, P, parts):
 @njit(cache=True)
 def dot(w, x, mode, P):
     """sum over c of [w[c] * x[c]], mode SUM_ITERATIVE (0) or SUM_EXACT (1)."""
-    return _dot(w, x, mode, P, _new_parts(w.shape[0]))
+    n = w.shape[0] if mode == SUM_EXACT else 0     # iterative mode needs no partials
+    return _dot(w, x, mode, P, _new_parts(n))
 
 
 @njit(cache=True)
 def matvec(W, x, mode, P, out):
     """out[r] = dot(W[r], x, mode, P) for every row r of W."""
-    parts = _new_parts(W.shape[1])
+    parts = _new_parts(W.shape[1] if mode == SUM_EXACT else 0)
     for r in range(W.shape[0]):
         out[r] = _dot(W[r], x, mode, P, parts)
 

@@ -55,7 +55,9 @@ class Step:
 
 @dataclass(frozen=True)
 class CircuitProgram:
-    """A circuit as a list of CoT steps over node ids (inputs are nodes 0 .. n-1)."""
+    """A circuit as a list of CoT steps over node ids (inputs are nodes 0 .. n-1) of
+    ``lowered``, the circuit with every gate at fan-in <= 2."""
+    lowered: Circuit
     num_inputs: int
     steps: tuple[Step, ...]  # one per non-input node, then one per output (read-out)
     step_node: tuple[int, ...]  # the node id each gate step computes (-1 for read-outs)
@@ -139,7 +141,7 @@ def circuit_program(circuit: Circuit) -> CircuitProgram:
         steps.append(Step(_TABLES[Kind.BUF], int(o), int(o)))
         step_node.append(-1)
     labels = tuple((c.name_of(i), c.kind(i).name) for i in range(c.num_nodes))
-    return CircuitProgram(num_inputs=n, steps=tuple(steps), step_node=tuple(step_node),
+    return CircuitProgram(lowered=c, num_inputs=n, steps=tuple(steps), step_node=tuple(step_node),
                           output_names=c.output_names, node_labels=labels)
 
 
