@@ -5,9 +5,11 @@ A circuit of at most ``max_gates`` gates is drawn gate by gate, layered by level
 outputs at the bottom in file order. Gates tagged with an origin (``Circuit.tag_of``,
 e.g. ``"layer0/attn/head1"``) are boxed in nested clusters, one per ``/``-separated part.
 
-A larger circuit is drawn as a summary instead of a hairball: one box per level (or per
-band of levels), with a bar of its gates per kind, the outputs taken there, and arrows
-between levels weighted by the number of wires. A tagged circuit is summarised per tag.
+A larger circuit is drawn as a summary instead of a hairball: a table with one row per
+level (or band of levels) giving a bar of its gates per kind, where its wires come from
+(the level above, levels further up, the inputs) and the outputs taken there. A tagged
+circuit is summarised per tag instead: one box per tag, in the nested clusters, with
+arrows weighted by the number of wires between tags. See docs/drawing.md.
 
 The DOT text depends on the circuit alone (and the options), so it is deterministic.
 """
@@ -327,7 +329,7 @@ BAR_WIDTH = 220  # points, for the widest row
 
 
 class _Summary:
-    """One box per level (or band of levels), or per tag, with arrows weighted by wires."""
+    """A table of levels (or bands of levels), or one box per tag with weighted arrows."""
 
     def __init__(self, circuit: Circuit, max_gates: int, title: str | None):
         self.c = circuit
@@ -396,8 +398,9 @@ class _Summary:
     # -- pieces --------------------------------------------------------------------------
     def _interface(self) -> list[str]:
         c = self.c
+        names = _font(hesc(_name_span(c.input_names)), 9)
         out = [f"  g_in [shape=invhouse, fillcolor={quote(STYLE[Kind.INPUT][1])}, "
-               f"label={_label(_b(_n(c.num_inputs, 'input')) + '<br/>' + _font(hesc(_name_span(c.input_names)), 9))}];"]
+               f"label={_label(_b(_n(c.num_inputs, 'input')) + '<br/>' + names)}];"]
         nconst = int(np.count_nonzero(self.group == -2))
         if nconst:
             fed = sum(n for (a, _), n in self.wires.items() if a == -2)
@@ -488,7 +491,7 @@ class _Summary:
             head[4] = "wires in: from the band above"
             head[5] = "from further up"
             head.insert(5, "within the band")
-        cells = "".join(f'<td align="left" valign="bottom">{small(f"<b>{hesc(h)}</b>" if h else "")}</td>'
+        cells = "".join(f'<td align="left" valign="bottom">{small(_b(hesc(h)))}</td>'
                         for h in head)
         table = [f'<tr>{cells}</tr>']
         for g in range(rows):
@@ -518,11 +521,11 @@ class _Summary:
         out = [f"  g_levels [shape=box, style=\"rounded,filled\", fillcolor=\"#ffffff\", "
                f"margin=0.1, label=<{label}>];"]
         from_in = sum(n for (a, _), n in self.wires.items() if a == -1)
-        out.append(f"  g_in -> g_levels [label={quote(f'{from_in} wires')}, penwidth=2];")
+        out.append(f"  g_in -> g_levels [label={quote(_n(from_in, 'wire'))}, penwidth=2];")
         if any(a == -2 for a, _ in self.wires):
             out.append("  g_const -> g_levels;")
         if self.c.num_outputs:
-            out.append(f"  g_levels -> g_out [label={quote(f'{self.c.num_outputs} outputs')}, "
+            out.append(f"  g_levels -> g_out [label={quote(_n(self.c.num_outputs, 'output'))}, "
                        "penwidth=2];")
         return out
 

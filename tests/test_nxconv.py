@@ -3,7 +3,6 @@ one clear error for each kind of malformed graph."""
 from __future__ import annotations
 
 import itertools
-import random
 
 import networkx as nx
 import numpy as np

@@ -340,7 +340,7 @@ class FloatFormat:
         elif self.family == "ieee":
             nonneg = 1 + (hi - lo + 1) * 2 ** self.m + (2 ** self.m - 1 if self.subnormals else 0)
         else:
-            nonneg = 1 + (2 ** 63 - 2 ** 52)        # +0 and every positive finite double
+            nonneg = 2 ** 63 - 2 ** 52              # patterns 0 .. 0x7FEF...F: +0 and up
         return 2 * nonneg - 1
 
     def values(self) -> np.ndarray:

@@ -38,7 +38,9 @@ def run(args: argparse.Namespace) -> int:
     if args.max_gates < 0:
         raise CotsimInputError(f"--max-gates must be >= 0, not {args.max_gates}")
     check_output(args.file, args.output, args.force)
-    title = args.title if args.title is not None else os.path.splitext(os.path.basename(args.file))[0]
+    title = args.title
+    if title is None:
+        title = os.path.splitext(os.path.basename(args.file))[0]
     save(load(args.file), args.output, overwrite=args.force, max_gates=args.max_gates,
          title=title)
     return 0

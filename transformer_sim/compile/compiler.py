@@ -1,0 +1,169 @@
+"""The forward pass, walked once at compile time over bundles instead of numbers.
+
+It follows DESIGN.md's "Exact evaluation order" step by step (the same order as
+``transformer_sim.forward``), with every number replaced by a bundle of bits:
+
+1. h_i = [TE[x_i] + PE[i]]: a table of the token bits at position i.
+2. Per layer and head: q, k, v are inner products with constant weights: each product
+   [W[r, c] h[c]] is a one-operand expression, fused into the sum's tables. Scores
+   s_ij = sum_c [q_i[c] k_j[c]] fuse the two-operand products. e_ij = [exp(s_ij)] is fused
+   into Z_i = sum_j e_ij; a_ij = [[exp(s_ij)] / Z_i] is one table of (s_ij, Z_i);
+   o_i = sum_j [a_ij v_j]; u_i = Wo (x) o_i; attn_i = sum over heads; h_i <- [h_i + attn_i].
+3. MLP: z = W1 (x) h; r = [max([z + b1], 0)] (one table); m = W2 (x) r;
+   h <- [h + [m + b2]] (one table of (h, m)).
+4. Logits [Wout (x) h + bout] at the last position, fused into the comparisons of the
+   argmax, whose lowest-id tie rule is built in.
+
+Sums over the n positions (Z_i and o_i) use the sum mode's construction in ``sums``;
+sums over dimensions and heads (a constant number of terms) use the exact threshold sum
+in exact mode and the plain chain in iterative mode. In the last layer only position
+n-1 goes past the softmax sums: the other positions' Z_i still count, for the
+``undefined`` bit, which is the OR of [Z_i = 0] over every layer, head and position.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+
+from ..model import Model
+from .bundles import Bundle, Expr, Term
+from .context import Ctx
+from .sums import chain_sum, exact_sum, tree_sum
+from .tables import literals, table, table_bits
+
+
+def token_bits(vocab: int) -> int:
+    """Bits per token id: max(1, ceil(log2 V))."""
+    return max(1, int(vocab - 1).bit_length())
+
+
+def token_bundle(bits: Sequence[int], vocab: int) -> Bundle:
+    ids = np.arange(vocab)
+    return Bundle(tuple(bits), ids.astype(np.float64), ids)
+
+
+class Walker:
+    """Builds one forward pass (one prompt length) into ``ctx``'s builder."""
+
+    def __init__(self, ctx: Ctx, model: Model, sum_mode: str):
+        self.ctx = ctx
+        self.model = model
+        self.fmt = model.fmt
+        self.exact = sum_mode == "exact"
+
+    # -- sums -----------------------------------------------------------------------
+    def dims_sum(self, terms: Sequence[Term]) -> Bundle:
+        return exact_sum(self.ctx, terms) if self.exact else chain_sum(self.ctx, terms)
+
+    def pos_sum(self, terms: Sequence[Term]) -> Bundle:
+        return exact_sum(self.ctx, terms) if self.exact else tree_sum(self.ctx, terms)
+
+    def dot(self, w: np.ndarray, xs: Sequence[Bundle]) -> Bundle:
+        """sum_c [w[c] * x[c]] with constant weights."""
+        fmt = self.fmt
+        return self.dims_sum([Expr(lambda x, c=float(c): fmt.mul(c, x), (x,))
+                              for c, x in zip(w.tolist(), xs)])
+
+    def matvec(self, W: np.ndarray, xs: Sequence[Bundle]) -> list[Bundle]:
+        return [self.dot(row, xs) for row in W]
+
+    # -- the pass ---------------------------------------------------------------------
+    def run(self, tokens: Sequence[Bundle]) -> tuple[list[int], int]:
+        """Returns the raw next-token bits (LSB first) and the ``undefined`` node."""
+        ctx, fmt, model = self.ctx, self.fmt, self.model
+        n = len(tokens)
+        with ctx.tag("embed"):
+            h = [[table(ctx, Expr(lambda t, i=i, c=c: fmt.add(model.TE[t.astype(np.int64), c],
+                                                               model.PE[i, c]), (tok,)))
+                  for c in range(model.d_model)] for i, tok in enumerate(tokens)]
+        zeros: list[int] = []
+        L = model.n_layers
+        for l, layer in enumerate(model.layers):
+            out_pos = [n - 1] if l == L - 1 else list(range(n))
+            U = []
+            for hd in range(model.heads):
+                U.append(self.head(l, hd, layer, h, out_pos, zeros))
+            with ctx.tag(f"layer{l}/attn/out"):
+                for i in out_pos:
+                    for r in range(model.d_model):
+                        attn = self.dims_sum([U[hd][i][r] for hd in range(model.heads)])
+                        h[i][r] = table(ctx, Expr(lambda a, b: fmt.add(a, b), (h[i][r], attn)))
+            with ctx.tag(f"layer{l}/mlp"):
+                for i in out_pos:
+                    h[i] = self.mlp(layer, h[i])
+        with ctx.tag("readout"):
+            sums = self.matvec(model.Wout, h[n - 1])
+        with ctx.tag("argmax"):
+            return self.argmax(sums), (ctx.b.OR(*zeros) if zeros else ctx.b.const(0))
+
+    def head(self, l: int, hd: int, layer, h, out_pos: list[int], zeros: list[int]):
+        ctx, fmt = self.ctx, self.fmt
+        n = len(h)
+        pre = f"layer{l}/attn/head{hd}"
+        with ctx.tag(f"{pre}/qkv"):
+            Q = [self.matvec(layer.Wq[hd], h[i]) for i in range(n)]
+            K = [self.matvec(layer.Wk[hd], h[i]) for i in range(n)]
+            V = [self.matvec(layer.Wv[hd], h[i]) for i in range(max(out_pos) + 1)]
+        U = {}
+        for i in range(n):
+            with ctx.tag(f"{pre}/score"):
+                s = [self.dims_sum([Expr(lambda a, b: fmt.mul(a, b), (Q[i][c], K[j][c]))
+                                    for c in range(len(Q[i]))]) for j in range(i + 1)]
+            with ctx.tag(f"{pre}/softmax"):
+                Z = self.pos_sum([Expr(fmt.exp, (sj,)) for sj in s])
+                zero = np.flatnonzero(Z.values == 0.0)
+                if len(zero):
+                    lits = literals(ctx, Z)[int(zero[0])]
+                    zeros.append(ctx.b.AND(*lits) if lits else ctx.b.const(1))
+                if i not in out_pos:
+                    continue
+                a = [table(ctx, Expr(self._softmax_entry, (sj, Z))) for sj in s]
+            with ctx.tag(f"{pre}/mix"):
+                o = [self.pos_sum([Expr(lambda x, y: fmt.mul(x, y), (a[j], V[j][c]))
+                                   for j in range(i + 1)]) for c in range(len(V[0]))]
+            with ctx.tag(f"layer{l}/attn/out"):
+                U[i] = self.matvec(layer.Wo[hd], o)
+        return U
+
+    def _softmax_entry(self, s: np.ndarray, z: np.ndarray) -> np.ndarray:
+        """[[exp(s)] / Z]; 0 where Z = 0 (the pass is undefined there anyway)."""
+        fmt = self.fmt
+        e = fmt.exp(s)
+        q = fmt.div(e, np.where(z == 0.0, 1.0, z))
+        return np.where(z == 0.0, 0.0, q)
+
+    def mlp(self, layer, h: list[Bundle]) -> list[Bundle]:
+        ctx, fmt = self.ctx, self.fmt
+        z = self.matvec(layer.W1, h)
+        r = [table(ctx, Expr(lambda x, b=float(b): fmt.relu(fmt.add(x, b)), (zr,)))
+             for zr, b in zip(z, layer.b1.tolist())]
+        m = self.matvec(layer.W2, r)
+        return [table(ctx, Expr(lambda x, y, b=float(b): fmt.add(x, fmt.add(y, b)), (hc, mc)))
+                for hc, mc, b in zip(h, m, layer.b2.tolist())]
+
+    def argmax(self, sums: list[Bundle]) -> list[int]:
+        """Bits of the first index of the greatest logit [sums[v] + bout[v]]."""
+        ctx, fmt, b = self.ctx, self.fmt, self.ctx.b
+        bout = self.model.bout.tolist()
+        V = len(sums)
+        ge: dict[tuple[int, int], int] = {}  # (u, v) -> [l_u >= l_v]
+        for u in range(V):
+            for v in range(u + 1, V):
+                ops = (sums[u], sums[v])
+                lu = fmt.add(ops[0].values, bout[u])
+                lv = fmt.add(ops[1].values, bout[v])
+                rows = np.indices((len(lu), len(lv))).reshape(2, -1)
+                x, y = lu[rows[0]], lv[rows[1]]
+                ge_uv, lt_uv = table_bits(ctx, ops, np.stack([x >= y, x < y], axis=1))
+                ge[u, v], ge[v, u] = ge_uv, lt_uv  # [l_v > l_u] = [l_u < l_v]
+        wins = []
+        for v in range(V):
+            # v wins: strictly above every lower id, at least every higher id
+            conds = [ge[v, u] for u in range(V) if u != v]
+            wins.append(b.AND(*conds) if conds else b.const(1))
+        out = []
+        for j in range(token_bits(V)):
+            hits = [wins[v] for v in range(V) if (v >> j) & 1]
+            out.append(b.OR(*hits) if hits else b.const(0))
+        return out

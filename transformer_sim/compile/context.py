@@ -1,0 +1,52 @@
+"""The compiler's working state: the circuit builder, the format, and the size guard."""
+from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import Iterator
+
+import numpy as np
+
+from circuits.builder import CircuitBuilder
+from circuits.errors import CircuitTooLarge
+
+from ..floatformat import FloatFormat
+from .bundles import Bundle
+
+
+class Ctx:
+    """One compilation: gates go into ``b``; values are rounded to ``fmt``.
+
+    ``limit`` bounds the number of nodes: every table asks ``reserve`` before it
+    enumerates its rows, so that a compilation that would outgrow the budget stops
+    before it allocates, never by running out of memory."""
+
+    def __init__(self, fmt: FloatFormat, builder: CircuitBuilder, limit: int):
+        self.fmt = fmt
+        self.b = builder
+        self.limit = int(limit)
+        self.width = fmt.bit_width
+        self.fvalues = fmt.values()
+        self.minterm_cache: dict[tuple[int, ...], tuple[list[int], tuple[Bundle, ...]]] = {}
+
+    @contextmanager
+    def tag(self, name: str) -> Iterator[None]:
+        self.b.set_tag(name)
+        try:
+            yield
+        finally:
+            self.b.set_tag(None)
+
+    def reserve(self, rows: int) -> None:
+        if self.b.num_nodes + rows > self.limit:
+            raise CircuitTooLarge(
+                f"compilation stopped at {self.b.num_nodes} gates: the next table needs "
+                f"{rows} more, over the budget of {self.limit} gates; use a narrower format "
+                f"(e.g. paper:e=1,s=1), a shorter sequence, or a larger --budget")
+
+    def encode(self, values: np.ndarray) -> np.ndarray:
+        return self.fmt.encode(values).astype(np.int64)
+
+    def const(self, value: float) -> Bundle:
+        code = int(self.encode(np.array([value]))[0])
+        bits = tuple(self.b.const((code >> j) & 1) for j in range(self.width))
+        return Bundle(bits, np.array([value]), np.array([code]))
