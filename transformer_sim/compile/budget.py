@@ -24,8 +24,9 @@ DEFAULT_BUDGET = 2_000_000
 MAX_FIXED_POINT = 1 << 40
 
 
-def fixed_point_range(fmt) -> float:
-    return fmt.max_value / fmt.min_positive
+def fixed_point_bits(fmt) -> float:
+    """log2(max / min_positive): the width of a value in units of the smallest step."""
+    return math.log2(fmt.max_value) - math.log2(fmt.min_positive)
 
 
 def estimate(model: Model, seq_len: int, sum_mode: str) -> dict[str, int]:
@@ -35,7 +36,7 @@ def estimate(model: Model, seq_len: int, sum_mode: str) -> dict[str, int]:
     w = fmt.bit_width
     n, V, H, d, k, f = (seq_len, model.vocab, model.heads, model.d_model, model.d_head,
                         model.d_ff)
-    wfix = max(1, int(min(2 * fixed_point_range(fmt), 2.0 ** 62)).bit_length())
+    wfix = 2 + int(min(fixed_point_bits(fmt), 62))
     exact = sum_mode == "exact"
 
     def dims(N: int, g: float) -> float:  # a sum over a constant number of terms
@@ -77,10 +78,10 @@ def check(model: Model, seq_len: int, sum_mode: str, budget: int) -> int:
     """The estimated size; raises CircuitTooLarge (one line) when it is over ``budget``
     or when exact sums would leave the fixed-point range."""
     fmt = model.fmt
-    if sum_mode == "exact" and fixed_point_range(fmt) >= MAX_FIXED_POINT:
+    if sum_mode == "exact" and fixed_point_bits(fmt) >= math.log2(MAX_FIXED_POINT):
         raise CircuitTooLarge(
-            f"format {fmt.spec}: exact sums need max/min_positive below 2^40, it is "
-            f"2^{math.log2(fixed_point_range(fmt)):.0f}; use a narrower format (e.g. "
+            f"format {fmt.spec}: exact sums need max/min_positive below 2^40 (a "
+            f"fixed-point range), it is 2^{fixed_point_bits(fmt):.1f}; use a narrower format (e.g. "
             f"paper:e=1,s=1) or --sum iterative")
     est = estimate(model, seq_len, sum_mode)["total"]
     if est > budget:

@@ -22,6 +22,7 @@ n-1 goes past the softmax sums: the other positions' Z_i still count, for the
 """
 from __future__ import annotations
 
+import math
 from typing import Sequence
 
 import numpy as np
@@ -167,3 +168,31 @@ class Walker:
             hits = [wins[v] for v in range(V) if (v >> j) & 1]
             out.append(b.OR(*hits) if hits else b.const(0))
         return out
+
+
+#: depth of a lookup table (NOT, AND, OR) and of an exact threshold sum (table + 2 THR)
+TABLE_DEPTH, EXACT_SUM_DEPTH = 3, 5
+
+
+def depth_bound(model: Model, seq_len: int, sum_mode: str) -> int:
+    """An upper bound on the compiled circuit's depth, stage by stage, before any
+    folding. In exact mode it does not depend on ``seq_len``; in iterative mode it
+    grows as 6 ceil(log2 n) per layer (the two sums over positions, Z and o)."""
+    T = TABLE_DEPTH
+    if sum_mode == "exact":
+        def dims(N: int) -> int:
+            return EXACT_SUM_DEPTH
+
+        def pos(N: int) -> int:
+            return EXACT_SUM_DEPTH
+    else:
+        def dims(N: int) -> int:
+            return T * N
+
+        def pos(N: int) -> int:
+            return T * N if N <= 2 else T + T * math.ceil(math.log2(N))
+    n, d, k, f, H = seq_len, model.d_model, model.d_head, model.d_ff, model.heads
+    layer = (dims(d) + dims(k) + pos(n) + T + pos(n) + dims(k)
+             + (dims(H) if H > 1 else 0) + T + dims(d) + T + dims(f) + T)
+    argmax = T + 3  # comparisons, AND, OR, the AND with NOT(undefined)
+    return T + model.n_layers * layer + dims(d) + argmax

@@ -67,7 +67,8 @@ class AutomatonMargins:
     def rows(self) -> list[tuple[str, str]]:
         two, one, zero, minus = self.mlp_sums
         return self.retrieval.rows() + [
-            ("MLP unit [[1 + 1] - 1], [[1 + 0] - 1], [[0 + 0] - 1]", f"{one:g}, {zero:g}, {minus:g}"),
+            ("MLP unit [[1 + 1] - 1], [[1 + 0] - 1], [[0 + 0] - 1]",
+             f"{one:g}, {zero:g}, {minus:g}"),
             ("read-out: next state / other state / other token", "1 / 0 / -1 (generic)"),
             ("permutation read-out: next / best wrong / other token",
              f"0 / {self.perm_wrong_logit:g} / -1"),

@@ -93,7 +93,8 @@ def uniform_attention_limit(fmt: FloatFormat | str) -> int:
     return int(arr[np.argmax(bad)])
 
 
-def attention_sums(fmt: FloatFormat, n: int, sum_mode: str = "iterative") -> tuple[float, float, np.ndarray]:
+def attention_sums(fmt: FloatFormat, n: int,
+                   sum_mode: str = "iterative") -> tuple[float, float, np.ndarray]:
     """(Z_n, a, S) as the forward pass computes them at the last of n positions:
     Z_n = sum of n [exp(0)], a = [1 / Z_n], S[c] = the sum of c copies of a."""
     one = float(fmt.exp(np.array([0.0]))[0])
@@ -243,12 +244,18 @@ def check_baseline(base: Baseline, counts: Sequence[int] | None = None,
 
 def first_failure(fmt: FloatFormat | str, task: str, start: int = 1, stop: int | None = None,
                   sum_mode: str = "iterative") -> Failure | None:
-    """The first n >= ``start`` (up to ``stop``, default 4 * the uniform-attention limit)
-    at which the baseline of ``task`` gives a wrong answer on some input, with that input:
-    each n is built and run through the generic forward pass on one input per count."""
+    """The first n >= ``start`` (up to ``stop``) at which the baseline of ``task`` gives a
+    wrong answer on some input, with that input: each n is built and run through the
+    generic forward pass on one input per count.
+
+    The default ``stop`` is a bound that holds: o is a value >= 0 of the format and S_c
+    only grows until it sticks (iterative sums), so with V values >= 0 the counts collide
+    for n >= V, and majority (which needs S_{n/2 + 1} > S_{n/2}) fails for n >= 2V. For
+    formats too big to enumerate it is 4 * the uniform-attention limit."""
     fmt = fmt if isinstance(fmt, FloatFormat) else FloatFormat.parse(fmt)
     if stop is None:
-        stop = 4 * uniform_attention_limit(fmt)
+        stop = fmt.num_values + 2 if fmt.num_values <= 1 << 16 else \
+            4 * uniform_attention_limit(fmt)
     for n in range(max(1, start), stop + 1):
         fail = check_baseline(build_baseline(task, n, fmt, sum_mode))
         if fail is not None:

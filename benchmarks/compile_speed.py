@@ -1,0 +1,106 @@
+"""Compiler speed: compile time, gate count and depth against n, and evaluation time.
+
+Models (all 1 layer, 1 head, d = 2, vocab 2, format paper:e=1,s=1):
+- ``random``: ``random_model(seed=...)`` in the given sum mode;
+- ``majority``: ``transformer_sim.compile.examples.majority_model`` (non-degenerate at
+  every n: its circuit computes a clipped majority vote).
+
+For each model, sum mode and n in --lengths: the compile time (best of --repeat), the
+circuit's size, depth and max fan-in, and the compiler's estimate. For the largest n:
+the time to evaluate 2^16 random prompts with ``circuits.evaluate`` (best of 3, after a
+warm-up call), and, as the baseline in the same run, the simulator
+(``transformer_sim.forward.next_token``) on the first --baseline of those prompts,
+scaled per prompt; the two must agree. Targets: n = 64 compiles in <= 60 s and
+evaluates 2^16 prompts in <= 5 s.
+
+    .venv/bin/python benchmarks/compile_speed.py
+
+One JSON line per figure.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+import circuits  # noqa: E402
+from transformer_sim.compile import compile_model, input_bits  # noqa: E402
+from transformer_sim.compile.examples import majority_model  # noqa: E402
+from transformer_sim.errors import ModelUndefined  # noqa: E402
+from transformer_sim.forward import next_token  # noqa: E402
+from transformer_sim.random_model import random_model  # noqa: E402
+
+FORMAT = "paper:e=1,s=1"
+
+
+def build(name: str, mode: str, max_len: int, seed: int):
+    if name == "majority":
+        return majority_model(max_len, FORMAT, mode)
+    return random_model(2, 1, 1, 2, 2, max_len, FORMAT, mode, seed=seed)
+
+
+def emit(**fields) -> None:
+    print(json.dumps(fields), flush=True)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--lengths", default="4,8,16,32,64")
+    ap.add_argument("--modes", default="exact,iterative")
+    ap.add_argument("--models", default="random,majority")
+    ap.add_argument("--seed", type=int, default=5)
+    ap.add_argument("--repeat", type=int, default=1)
+    ap.add_argument("--prompts", type=int, default=1 << 16)
+    ap.add_argument("--baseline", type=int, default=4096)
+    args = ap.parse_args()
+    lengths = [int(x) for x in args.lengths.split(",")]
+    compile_model(majority_model(4), 2)  # load the format kernels once, outside the timing
+    for name in args.models.split(","):
+        for mode in args.modes.split(","):
+            model = build(name, mode, max(lengths), args.seed)
+            compiled = None
+            for n in lengths:
+                best = float("inf")
+                for _ in range(args.repeat):
+                    t = time.perf_counter()
+                    compiled = compile_model(model, n, budget=10 ** 8)
+                    best = min(best, time.perf_counter() - t)
+                figs = compiled.figures()
+                emit(figure="compile", model=name, sum=mode, format=FORMAT, n=n,
+                     seconds=round(best, 3), size=figs["size"], depth=figs["depth"],
+                     max_fanin=figs["max_fanin"], estimate=compiled.estimate)
+            n = lengths[-1]
+            rng = np.random.default_rng(args.seed)
+            toks = rng.integers(0, 2, size=(args.prompts, n))
+            X = input_bits(toks, 2)
+            circuits.evaluate(compiled.circuit, X[:64])  # warm-up (kernel load)
+            best = float("inf")
+            for _ in range(3):
+                t = time.perf_counter()
+                out = circuits.evaluate(compiled.circuit, X)
+                best = min(best, time.perf_counter() - t)
+            k = min(args.baseline, args.prompts)
+            t = time.perf_counter()
+            want = []
+            for p in toks[:k]:
+                try:
+                    want.append(next_token(model, p))
+                except ModelUndefined:
+                    want.append(-1)
+            sim = (time.perf_counter() - t) / k * args.prompts
+            got = np.where(out[:k, -1], -1, out[:k, 0].astype(int))
+            emit(figure="evaluate", model=name, sum=mode, format=FORMAT, n=n,
+                 prompts=args.prompts, seconds=round(best, 4),
+                 simulator_seconds_est=round(sim, 3), speedup=round(sim / best, 1),
+                 agrees=bool(np.array_equal(got, np.array(want))), size=compiled.circuit.size)
+
+
+if __name__ == "__main__":
+    main()

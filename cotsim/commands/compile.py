@@ -1,0 +1,125 @@
+"""``cotsim compile M.npz --seq-len N [--sum exact|iterative] -o C.json [--json] ...``:
+compile a model without CoT into a threshold circuit (see docs/compiler.md).
+
+Prints the circuit's figures: {"size", "depth", "max_fanin", "max_abs_weight",
+"inputs", "outputs"}, plus "format", "sum", "seq_len", "estimate" and "seconds", and
+"verify" with --verify. Exit 0 on success, 1 when --verify finds a disagreement, 2 on
+bad input, including a circuit whose estimated size is over the budget (refused before
+any gate is built).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+
+
+def _positive(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} must be at least 1")
+    return v
+
+
+def register(sub: argparse._SubParsersAction, name: str) -> None:
+    p = sub.add_parser(name, help="compile a model (no CoT) into a threshold circuit",
+                       description="Compile a finite-precision transformer, bit for bit, "
+                       "into a circuit: inputs are the prompt's token ids (max(1, "
+                       "ceil(log2 V)) bits per position, LSB first), outputs the next-token "
+                       "id (LSB first) and an 'undefined' bit. Exact sums give a depth that "
+                       "does not grow with the length; iterative sums O(log n).")
+    p.add_argument("model", help="a model .npz file")
+    p.add_argument("--seq-len", type=_positive, required=True, metavar="N",
+                   help="the prompt length n")
+    p.add_argument("--sum", choices=("exact", "iterative"), default=None,
+                   help="sum mode (default: the model's own); the circuit agrees with the "
+                        "model under this mode")
+    p.add_argument("--cot", type=_positive, default=None, metavar="T",
+                   help="compile T CoT steps chained into one circuit (outputs: T tokens, "
+                        "then 'undefined')")
+    p.add_argument("-o", "--output", required=True, metavar="C.json",
+                   help="the circuit file to write (.json .bench .blif .aag .aig)")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--verify", action="store_true",
+                   help="check the circuit against the simulator: every prompt when V^n <= "
+                        "65536, else 2000 random ones (exit 1 on a disagreement)")
+    p.add_argument("--samples", type=_positive, default=2000,
+                   help="random prompts for --verify when not exhaustive (default 2000)")
+    p.add_argument("--draw", default=None, metavar="OUT.svg",
+                   help="also write a diagram (.svg or .dot), clustered by origin tag")
+    p.add_argument("--force", action="store_true", help="overwrite existing output files")
+    p.add_argument("--budget", type=_positive, default=None, metavar="GATES",
+                   help="refuse circuits estimated larger than this (default 2000000)")
+    p.set_defaults(run=run)
+
+
+def _check_target(path: str, force: bool, src: str) -> None:
+    from circuits.errors import CotsimInputError
+    from circuits.io import extension
+
+    extension(path)
+    if os.path.lexists(path):
+        if not force:
+            raise CotsimInputError(f"{path}: exists; pass --force to overwrite it")
+        if os.path.exists(src) and os.path.samefile(src, path):
+            raise CotsimInputError(f"{path}: is the model file; write somewhere else")
+
+
+def run(args: argparse.Namespace) -> int:
+    from circuits.errors import CotsimInputError
+    from circuits.io import save
+
+    _check_target(args.output, args.force, args.model)
+    if args.draw is not None:
+        if os.path.splitext(args.draw)[1].lower() not in (".svg", ".dot"):
+            raise CotsimInputError(f"--draw {args.draw}: expected a .svg or .dot file")
+        _check_target(args.draw, args.force, args.model)
+        if os.path.abspath(args.draw) == os.path.abspath(args.output):
+            raise CotsimInputError("--draw and -o name the same file")
+
+    from transformer_sim.compile import DEFAULT_BUDGET, compile_model
+    from transformer_sim.npz import load
+
+    model = load(args.model)
+    budget = args.budget or DEFAULT_BUDGET
+    if args.cot:
+        from transformer_sim.compile.chain import compile_chain
+
+        compiled = compile_chain(model, args.seq_len, args.cot, args.sum, budget=budget)
+    else:
+        compiled = compile_model(model, args.seq_len, args.sum, budget=budget)
+    save(compiled.circuit, args.output, overwrite=args.force)
+    if args.draw is not None:
+        save(compiled.circuit, args.draw, overwrite=args.force)
+    out = compiled.figures()
+    out.update({"format": compiled.model.fmt.spec, "sum": compiled.sum_mode,
+                "seq_len": compiled.seq_len, "estimate": compiled.estimate,
+                "seconds": round(compiled.seconds, 3)})
+    if args.cot:
+        out["cot_steps"] = args.cot
+    status = 0
+    if args.verify:
+        from transformer_sim.compile.verify import verify
+
+        verdict = verify(compiled, samples=args.samples)
+        out["verify"] = verdict.as_dict()
+        status = 0 if verdict.agrees else 1
+    if args.json:
+        print(json.dumps(out))
+    else:
+        width = max(len(k) for k in out)
+        for key, value in out.items():
+            if isinstance(value, dict):
+                value = ", ".join(f"{k} {v}" for k, v in value.items())
+            print(f"{key:<{width}}  {value}")
+    if status:
+        import sys
+
+        first = verdict.mismatches[0]
+        print(f"cotsim compile: the circuit disagrees with the simulator on "
+              f"{verdict.mismatch_count} of {verdict.checked} prompts, e.g. {first[0]}: "
+              f"expected {first[1]}, got {first[2]}", file=sys.stderr)
+    return status

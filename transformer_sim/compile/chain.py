@@ -1,0 +1,69 @@
+"""The CoT upper bound: T decoding steps compiled and chained into one circuit.
+
+Step s reads the prompt's n tokens and the tokens of steps 0 .. s-1, so it is the
+no-CoT circuit for length n + s, whose last s token inputs are wired to the earlier
+steps' token outputs. The T step circuits are built into one builder, one after the
+other. Structural hashing then merges their common part: the forward pass is causal, so
+position i's values at every layer are the same gates in every step that reads
+position i, and only the new position's work is added per step (plus the softmax rows,
+which depend on the position being predicted). The chain is far smaller than T copies
+of a step (both figures are reported).
+
+Outputs: ``step{s}_tok{j}`` (step s's token, LSB first) for s = 0 .. T-1, then
+``undefined``, which is 1 iff the forward pass of some step is undefined, as
+``run_cot`` stops there; every token bit is then 0. Otherwise the tokens are exactly
+``run_cot(model, prompt, T).tokens``.
+"""
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from circuits.errors import CotsimInputError
+from circuits.normalize import sweep
+
+from ..model import Model
+from . import CompiledModel, check_compilable, new_context, with_sum_mode
+from .budget import DEFAULT_BUDGET, estimate
+from .compiler import Walker, token_bits, token_bundle
+
+
+def compile_chain(model: Model, prompt_len: int, steps: int, sum_mode: str | None = None,
+                  budget: int = DEFAULT_BUDGET, optimise: bool = True) -> CompiledModel:
+    """T = ``steps`` greedy CoT steps from a prompt of ``prompt_len`` tokens."""
+    start = time.perf_counter()
+    model = with_sum_mode(model, sum_mode)
+    mode = model.sum_mode
+    if not isinstance(steps, (int, np.integer)) or steps < 1:
+        raise CotsimInputError(f"CoT steps must be an integer >= 1, got {steps!r}")
+    check_compilable(model, prompt_len + steps - 1, mode, budget)
+    est = sum(estimate(model, prompt_len + s, mode)["total"] for s in range(steps))
+    if est > budget:
+        raise CotsimInputError(f"estimated size {est:.3g} gates of the {steps}-step chain "
+                               f"exceeds the budget of {budget} gates; use fewer steps, a "
+                               "narrower format or a larger budget")
+    ctx = new_context(model, budget, optimise)
+    b = ctx.b
+    nb = token_bits(model.vocab)
+    tokens = [token_bundle(b.inputs([f"x{i}_{j}" for j in range(nb)]), model.vocab)
+              for i in range(prompt_len)]
+    walker = Walker(ctx, model, mode)
+    raws, undefs = [], []
+    for s in range(steps):
+        raw, undef = walker.run(tokens)
+        raws.append(raw)
+        undefs.append(undef)
+        tokens = tokens + [token_bundle(raw, model.vocab)]
+    with ctx.tag("argmax"):
+        undef = b.OR(*undefs) if len(undefs) > 1 else undefs[0]
+        ok = b.NOT(undef)
+        for s, raw in enumerate(raws):
+            for j, bit in enumerate(raw):
+                b.output(f"step{s}_tok{j}", b.AND(bit, ok))
+        b.output("undefined", undef)
+    circuit = b.build()
+    if optimise:
+        circuit = sweep(circuit)
+    return CompiledModel(circuit, model, prompt_len, mode, est, budget,
+                         time.perf_counter() - start, steps=steps)
