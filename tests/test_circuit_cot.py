@@ -130,3 +130,18 @@ def test_a_perturbed_weight_is_caught():
                        progress=False).tokens
         wrong += toks[0] != want[r, 0]
     assert wrong == 32  # step 0's gate is inverted on every input
+
+
+@needs_benchmarks
+def test_inverters_fold_into_truth_tables():
+    """An AIG is half inverters: folded, they cost no CoT step, and every token and output
+    is still right."""
+    from transformer_sim.constructions.circuit_cot import circuit_program
+
+    c = load(BENCHMARKS / "epfl" / "random_control" / "int2float.aig")
+    folded = circuit_program(c)
+    unfolded = circuit_program(c, fold_inverters=False)
+    assert folded.cot_steps == 260 + c.num_outputs  # one step per AND node, one per output
+    assert unfolded.cot_steps > folded.cot_steps
+    X = np.random.default_rng(3).integers(0, 2, (4, c.num_inputs)).astype(bool)
+    check_every_token(c, X)

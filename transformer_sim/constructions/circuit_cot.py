@@ -118,31 +118,56 @@ def _lower_wide(circuit: Circuit) -> Circuit:
     return b.build()
 
 
-def circuit_program(circuit: Circuit) -> CircuitProgram:
+def circuit_program(circuit: Circuit, fold_inverters: bool = True) -> CircuitProgram:
     """The CoT steps of a circuit: one per gate (after lowering wide gates), then one
-    read-out per output."""
+    read-out per output.
+
+    With ``fold_inverters`` (the default), BUF and NOT gates get no step of their own:
+    every step can apply any of the 16 two-input functions, so an inverter on an input
+    of a gate is folded into that gate's truth table (t'[A][B] = t[A ^ ia][B ^ ib]), and
+    an inverter on an output into its read-out step. This is what the AIG files of the
+    EPFL suite need: half of their IR nodes are inverters.
+    """
     c = _lower_wide(circuit)
     n = c.num_inputs
     steps: list[Step] = []
     step_node: list[int] = []
+    # alias[node] = (node whose token holds the value, inverted?)
+    alias: list[tuple[int, int]] = [(i, 0) for i in range(n)]
     for node in range(n, c.num_nodes):
         kind = c.kind(node)
         ins = [int(i) for i in c.fanins(node)]
         if kind not in _TABLES or len(ins) > 2:
             raise ModelError(f"gate {c.name_of(node)} ({kind.name}, fan-in {len(ins)}) is not "
                              "supported by the circuit construction after lowering")
+        if fold_inverters and kind in (Kind.BUF, Kind.NOT):
+            src, inv = alias[ins[0]]
+            alias.append((src, inv ^ (kind == Kind.NOT)))
+            continue
+        alias.append((node, 0))
+        table = _table(kind, len(ins))
         if not ins:
             ins = [0, 0] if n else [-1, -1]  # constants read anything (BOS if no inputs)
-        if len(ins) == 1:
-            ins = ins * 2  # B repeats A
-        steps.append(Step(_table(kind, len(c.fanins(node))), ins[0], ins[1]))
+            flips = (0, 0)
+        else:
+            if len(ins) == 1:
+                ins = ins * 2  # B repeats A
+            (a, ia), (b, ib) = alias[ins[0]], alias[ins[1]]
+            ins, flips = [a, b], (ia, ib)
+        steps.append(Step(_flip(table, *flips), ins[0], ins[1]))
         step_node.append(node)
     for o in c.output_ids:
-        steps.append(Step(_TABLES[Kind.BUF], int(o), int(o)))
+        src, inv = alias[int(o)]
+        steps.append(Step(_TABLES[Kind.NOT if inv else Kind.BUF], src, src))
         step_node.append(-1)
     labels = tuple((c.name_of(i), c.kind(i).name) for i in range(c.num_nodes))
     return CircuitProgram(lowered=c, num_inputs=n, steps=tuple(steps), step_node=tuple(step_node),
                           output_names=c.output_names, node_labels=labels)
+
+
+def _flip(t: tuple[int, int, int, int], ia: int, ib: int) -> tuple[int, int, int, int]:
+    """The table of f(A ^ ia, B ^ ib), entries indexed 2A + B."""
+    return tuple(t[2 * (A ^ ia) + (B ^ ib)] for A in (0, 1) for B in (0, 1))  # type: ignore
 
 
 def _table(kind: Kind, arity: int) -> tuple[int, int, int, int]:
