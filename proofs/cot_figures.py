@@ -41,8 +41,10 @@ def trace_dot(circuit, cot, trace, title: str) -> str:
         shape, fill = STYLE[kind]
         s = step_of.get(node)
         v = value(prog.position_of_node(node)) if s is not None else "?"
+        what = f"<b>step {s} = {v}</b>" if s is not None else \
+            "<font point-size=\"9\">no step: folded into its readers</font>"
         lab = (f"<{kind.name} <font point-size=\"9\">{hesc(circuit.name_of(node))}</font>"
-               f"<br/><b>step {s} = {v}</b>>")
+               f"<br/>{what}>")
         pen = "penwidth=2.2, color=\"#1a5fb4\"" if v == "1" else "penwidth=1"
         out.append(f"  n{node} [shape=box, style=\"rounded,filled\", fillcolor={quote(fill)}, "
                    f"{pen}, label={lab}];")

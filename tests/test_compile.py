@@ -15,7 +15,6 @@ from circuits.errors import CircuitTooLarge, CotsimInputError
 from circuits.io import save
 from conftest import ABC, needs_abc
 from transformer_sim.compile import compile_model, estimate, input_bits
-from transformer_sim.compile import context as context_mod
 from transformer_sim.compile.bundles import Bundle, Expr
 from transformer_sim.compile.compiler import depth_bound, token_bundle
 from transformer_sim.compile.context import Ctx

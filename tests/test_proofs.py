@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 import proofs
 from cotsim.cli import main
+from proofs import cot_simulates_circuits as csc
 from proofs import rounding_is_counter_free as rcf
 from proofs.base import FAILS, HOLDS, CheckResult, Table, run_safely
 from proofs.tables import render_html, render_markdown, render_text
@@ -90,7 +91,7 @@ def test_wrong_truth_table_in_one_pe_entry_fails():
         t = cot.layout.T
         a["PE"][p, t:t + 4] = 1 - a["PE"][p, t:t + 4]  # NAND -> AND
 
-    r = proofs.cot_simulates_circuits.run(instances=_c17_only(), build=_perturbed_build(edit))
+    r = csc.run(instances=_c17_only(), build=_perturbed_build(edit))
     assert r.verdict == FAILS
     assert "step 0" in r.reason and "G10gat" in r.reason and "direct evaluation" in r.reason
 
@@ -99,7 +100,7 @@ def test_one_perturbed_mlp_weight_fails():
     def edit(cot, a):
         a["W1"][3, cot.layout.A] = -a["W1"][3, cot.layout.A]
 
-    r = proofs.cot_simulates_circuits.run(instances=_c17_only(), build=_perturbed_build(edit))
+    r = csc.run(instances=_c17_only(), build=_perturbed_build(edit))
     assert r.verdict == FAILS and "c17, input" in r.reason
 
 
@@ -120,9 +121,9 @@ def test_an_internal_gate_error_is_caught_even_when_outputs_agree():
         t = cot.layout.T
         a["PE"][p, t:t + 4] = 1 - a["PE"][p, t:t + 4]
 
-    good = proofs.cot_simulates_circuits.run(instances=[Instance("dead", circuit)])
+    good = csc.run(instances=[Instance("dead", circuit)])
     assert good.verdict == HOLDS, good.reason
-    bad = proofs.cot_simulates_circuits.run(instances=[Instance("dead", circuit)],
+    bad = csc.run(instances=[Instance("dead", circuit)],
                                             build=_perturbed_build(edit))
     assert bad.verdict == FAILS and "step 0" in bad.reason
 

@@ -59,8 +59,6 @@ class Bundle:
         return keep
 
 
-Operand = Bundle
-
 
 @dataclass(frozen=True, eq=False)
 class Expr:

@@ -113,3 +113,19 @@ def query_code(position: int, m: int, c: float) -> np.ndarray:
         else:
             out[2 * j] = -c
     return out
+
+
+def margins_table(specs: tuple[str, ...] = (DEFAULT_SPEC, "paper:e=1,s=2", "float16",
+                                            "bfloat16", "e5m2")) -> str:
+    """A Markdown table of the retrieval margins of some formats (for the docs)."""
+    lines = ["| format | B | smallest positive | c | exp(-c) | [exp(-c)] |",
+             "|---|---|---|---|---|---|"]
+    for spec in specs:
+        m = retrieval_margins(FloatFormat.parse(spec))
+        lines.append(f"| `{spec}` | {m.max_value:g} | {m.min_positive:g} | {m.c:g} | "
+                     f"{m.exp_minus_c:.4g} | {m.rounded_exp_minus_c:g} |")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    print(margins_table())
