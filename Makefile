@@ -14,13 +14,16 @@ $(STAMP): setup.cfg pyproject.toml
 
 venv: $(STAMP)
 
-# graphviz renders the diagrams; berkeley-abc is the equivalence oracle of the test suite.
+# graphviz renders the diagrams; berkeley-abc is the equivalence oracle of the test suite;
+# chromium takes the screenshot of the demo report in the tests.
+SYSDEPS := graphviz berkeley-abc chromium
 sysdeps:
-	@if ! command -v dot >/dev/null || ! command -v berkeley-abc >/dev/null; then \
+	@if ! command -v dot >/dev/null || ! command -v berkeley-abc >/dev/null \
+	    || ! command -v chromium >/dev/null; then \
 	  if [ "$$(id -u)" = 0 ]; then \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq graphviz berkeley-abc; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(SYSDEPS); \
 	  else \
-	    echo "make: please install the Debian packages graphviz and berkeley-abc" >&2; \
+	    echo "make: please install the Debian packages $(SYSDEPS)" >&2; \
 	  fi; \
 	fi
 
