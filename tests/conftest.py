@@ -34,3 +34,13 @@ needs_benchmarks = pytest.mark.skipif(not ISCAS, reason=f"no benchmarks under {B
 
 def bench_id(p: Path) -> str:
     return str(p.relative_to(BENCHMARKS))
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests marked ``slow`` run only with COTSIM_SLOW=1 (they take minutes each)."""
+    if os.environ.get("COTSIM_SLOW") == "1":
+        return
+    skip = pytest.mark.skip(reason="slow: set COTSIM_SLOW=1 to run it")
+    for item in items:
+        if "slow" in item.keywords:
+            item.add_marker(skip)

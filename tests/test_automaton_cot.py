@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import os
 
 import numpy as np
 import pytest
@@ -20,8 +19,7 @@ from transformer_sim.constructions.retrieval import DEFAULT_SPEC, FormatTooCoars
 from transformer_sim.floatformat import FloatFormat
 
 # Minutes at the forward pass's current speed: run with COTSIM_SLOW=1.
-slow = pytest.mark.skipif(not os.environ.get("COTSIM_SLOW"),
-                          reason="slow (set COTSIM_SLOW=1 to run)")
+slow = pytest.mark.slow  # runs with COTSIM_SLOW=1 (see conftest.py)
 
 PERMS5 = ["".join(p) for p in itertools.permutations("01234")]
 

@@ -2,7 +2,6 @@
 generic forward pass demonstrably fails just beyond it."""
 from __future__ import annotations
 
-import os
 from fractions import Fraction
 
 import ml_dtypes
@@ -15,8 +14,7 @@ from transformer_sim.constructions.baselines import TASKS, build_baseline, check
 from transformer_sim.cot import run_cot
 from transformer_sim.floatformat import FloatFormat
 
-slow = pytest.mark.skipif(not os.environ.get("COTSIM_SLOW"),
-                          reason="slow (set COTSIM_SLOW=1 to run)")
+slow = pytest.mark.slow  # runs with COTSIM_SLOW=1 (see conftest.py)
 
 
 def first_stuck_sum(dtype) -> int:

@@ -23,6 +23,7 @@ Tests check that they agree bit for bit in every format and sum mode.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any, Sequence
 
@@ -31,7 +32,10 @@ from numba import njit
 
 from . import fparith
 from .errors import ModelError, ModelUndefined
-from .fparith import add, div, dot, exp_, matvec, relu, sum_exact, sum_iterative
+from .floatformat import FAMILY, KPAPER, MINPOS, PAPER
+from .fparith import (_MAX_PARTIALS, _dot, _grow, _round_expansion, add, div, dot, exp_,
+                      fx_add, fx_clip, fx_div, fx_exp, fx_mul, mul, relu, rnd, sum_exact,
+                      sum_iterative)
 from .model import Model
 
 assert fparith.SUM_ITERATIVE == 0 and fparith.SUM_EXACT == 1  # Model.sum_code relies on it
@@ -63,12 +67,92 @@ def _embed(tok, t, TE, PE, P, h):
 
 
 @njit(cache=True)
-def _mlp(l, h, W1, b1, W2, b2, mode, P, z, m):
+def _dot_csr(ptr, idx, val, r, x, mode, P, parts):
+    """sum over the nonzero entries (c, w) of CSR row r, c increasing, of [w * x[c]]."""
+    lo, hi = ptr[r], ptr[r + 1]
+    if mode == 0:
+        if hi == lo:
+            return 0.0
+        acc = mul(val[lo], x[idx[lo]], P)
+        for e in range(lo + 1, hi):
+            acc = add(acc, mul(val[e], x[idx[e]], P), P)
+        return acc
+    m = 0
+    plain = 0.0
+    finite = True
+    for e in range(lo, hi):
+        p = mul(val[e], x[idx[e]], P)
+        plain += p
+        if math.isfinite(p):
+            m = _grow(parts, m, p)
+        else:
+            finite = False
+    if not finite:
+        return rnd(plain, P)
+    return _round_expansion(parts, m, P)
+
+
+@njit(cache=True)
+def _all_finite(x):
+    for c in range(x.shape[0]):
+        if not math.isfinite(x[c]):
+            return False
+    return True
+
+
+@njit(cache=True)
+def _matvec(W, x, mode, P, out, parts, skips, ptr, idx, val, row0):
+    """out[r] = W[r] (x) x. With ``skips``, over the nonzero weights only (CSR rows
+    row0 + r). Exact zero terms change no partial sum's value, so the results agree
+    except perhaps in the sign of a zero; and a skipped 0 * inf would be NaN. Hence:
+    x must be finite, and outside the paper family (which has no -0, inf or NaN) a
+    result that is 0 or NaN is recomputed with every term."""
+    if skips and (int(P[FAMILY]) == PAPER or _all_finite(x)):
+        check = int(P[FAMILY]) != PAPER
+        for r in range(out.shape[0]):
+            v = _dot_csr(ptr, idx, val, row0 + r, x, mode, P, parts)
+            if check and (v == 0.0 or v != v):
+                v = _dot(W[r], x, mode, P, parts)
+            out[r] = v
+    else:
+        for r in range(out.shape[0]):
+            out[r] = _dot(W[r], x, mode, P, parts)
+
+
+@njit(cache=True)
+def _dot_sel(w, x, sel, n, mode, P, parts):
+    """sum over c in sel[:n] (increasing) of [w[c] * x[c]]."""
+    if mode == 0:
+        if n == 0:
+            return 0.0
+        acc = mul(w[sel[0]], x[sel[0]], P)
+        for i in range(1, n):
+            acc = add(acc, mul(w[sel[i]], x[sel[i]], P), P)
+        return acc
+    m = 0
+    plain = 0.0
+    finite = True
+    for i in range(n):
+        p = mul(w[sel[i]], x[sel[i]], P)
+        plain += p
+        if math.isfinite(p):
+            m = _grow(parts, m, p)
+        else:
+            finite = False
+    if not finite:
+        return rnd(plain, P)
+    return _round_expansion(parts, m, P)
+
+
+@njit(cache=True)
+def _mlp(l, h, W1, b1, W2, b2, mode, P, z, m, parts, skips, ptr, idx, val, off1, off2):
     """h <- [h + [W2 (x) max([W1 (x) h + b1], 0) + b2]] in place."""
-    matvec(W1[l], h, mode, P, z)
+    f = z.shape[0]
+    d = h.shape[0]
+    _matvec(W1[l], h, mode, P, z, parts, skips, ptr, idx, val, off1 + l * f)
     for r in range(z.shape[0]):
         z[r] = relu(add(z[r], b1[l, r], P), P)
-    matvec(W2[l], z, mode, P, m)
+    _matvec(W2[l], z, mode, P, m, parts, skips, ptr, idx, val, off2 + l * d)
     for c in range(h.shape[0]):
         h[c] = add(h[c], add(m[c], b2[l, c], P), P)
 
@@ -83,22 +167,30 @@ def _add_heads(h, U, mode, P, hs):
 
 
 @njit(cache=True)
-def _readout(h, Wout, bout, mode, P, logits):
-    matvec(Wout, h, mode, P, logits)
+def _readout(h, Wout, bout, mode, P, logits, parts, skips, ptr, idx, val, offout):
+    _matvec(Wout, h, mode, P, logits, parts, skips, ptr, idx, val, offout)
     for v in range(logits.shape[0]):
         logits[v] = add(logits[v], bout[v], P)
 
 
 @njit(cache=True)
 def _step(tok, t, TE, PE, Wq, Wk, Wv, Wo, W1, b1, W2, b2, Wout, bout, mode, P,
-          K, Vt, A, logits):
+          K, Vt, A, logits, skips, ptr, idx, val, fin, parts, sel):
     """Process position t (token ``tok``) given the cache of positions 0..t-1.
 
     K (L, H, N, k) and Vt (L, H, k, N) hold keys and (transposed) values; this writes
     column t. A (L, H, N) receives a_tj for j <= t. On success fills ``logits`` and
     returns 0; if some Z_t = 0, returns 1 + layer * H + head (the first in order).
+
+    With ``skips``, sums leave out exact-zero terms (see `_matvec`): zero weights (the
+    CSR ptr, idx, val of `_csr_rows`), zero query entries in a score, zero a_tj in the
+    mix. fin (L, H, 2, N) records whether key / value j is all finite: a skipped term
+    needs a finite factor. A score only feeds [exp], and exp(-0) = exp(+0), so its zero
+    sign is free; a NaN score is recomputed. ``parts`` is the exact-sum scratch and
+    ``sel`` (N + k) holds the selected indices.
     """
     L, H, k, d = Wq.shape
+    f = W1.shape[1]
     h = np.empty(d)
     q = np.empty(k)
     v = np.empty(k)
@@ -106,30 +198,64 @@ def _step(tok, t, TE, PE, Wq, Wk, Wv, Wo, W1, b1, W2, b2, Wout, bout, mode, P,
     e = np.empty(t + 1)
     U = np.empty((H, d))
     hs = np.empty(H)
-    z = np.empty(W1.shape[1])
+    z = np.empty(f)
     m = np.empty(d)
+    offo = 3 * L * H * k
+    off1 = offo + L * H * d
+    off2 = off1 + L * f
+    paper = int(P[FAMILY]) == PAPER
     _embed(tok, t, TE, PE, P, h)
     for l in range(L):
         for hd in range(H):
-            matvec(Wq[l, hd], h, mode, P, q)
-            matvec(Wk[l, hd], h, mode, P, K[l, hd, t])
-            matvec(Wv[l, hd], h, mode, P, v)
+            r0 = (l * H + hd) * k
+            _matvec(Wq[l, hd], h, mode, P, q, parts, skips, ptr, idx, val, r0)
+            _matvec(Wk[l, hd], h, mode, P, K[l, hd, t], parts, skips, ptr, idx, val,
+                    L * H * k + r0)
+            _matvec(Wv[l, hd], h, mode, P, v, parts, skips, ptr, idx, val, 2 * L * H * k + r0)
             for c in range(k):
                 Vt[l, hd, c, t] = v[c]
+            fin[l, hd, 0, t] = _all_finite(K[l, hd, t])
+            fin[l, hd, 1, t] = _all_finite(v)
+            nq = 0
+            if skips:
+                for c in range(k):
+                    if q[c] != 0.0:
+                        sel[nq] = c
+                        nq += 1
             for j in range(t + 1):
-                e[j] = exp_(dot(q, K[l, hd, j], mode, P), P)
+                if skips and (paper or fin[l, hd, 0, j]):
+                    s = _dot_sel(q, K[l, hd, j], sel, nq, mode, P, parts)
+                    if s != s:
+                        s = _dot(q, K[l, hd, j], mode, P, parts)
+                else:
+                    s = _dot(q, K[l, hd, j], mode, P, parts)
+                e[j] = exp_(s, P)
             Z = _sum(e, mode, P)
             if Z == 0.0:
                 return 1 + l * H + hd
+            na = 0
+            vfin = True
             for j in range(t + 1):
                 e[j] = div(e[j], Z, P)
                 A[l, hd, j] = e[j]
+                if e[j] != 0.0:
+                    sel[na] = j
+                    na += 1
+                elif not fin[l, hd, 1, j]:
+                    vfin = False
             for c in range(k):
-                o[c] = dot(e, Vt[l, hd, c, :t + 1], mode, P)
-            matvec(Wo[l, hd], o, mode, P, U[hd])
+                if skips and (paper or vfin):
+                    r = _dot_sel(e, Vt[l, hd, c, :t + 1], sel, na, mode, P, parts)
+                    if not paper and (r == 0.0 or r != r):
+                        r = _dot(e, Vt[l, hd, c, :t + 1], mode, P, parts)
+                    o[c] = r
+                else:
+                    o[c] = _dot(e, Vt[l, hd, c, :t + 1], mode, P, parts)
+            _matvec(Wo[l, hd], o, mode, P, U[hd], parts, skips, ptr, idx, val,
+                    offo + (l * H + hd) * d)
         _add_heads(h, U, mode, P, hs)
-        _mlp(l, h, W1, b1, W2, b2, mode, P, z, m)
-    _readout(h, Wout, bout, mode, P, logits)
+        _mlp(l, h, W1, b1, W2, b2, mode, P, z, m, parts, skips, ptr, idx, val, off1, off2)
+    _readout(h, Wout, bout, mode, P, logits, parts, skips, ptr, idx, val, off2 + L * d)
     return 0
 
 
@@ -155,6 +281,9 @@ def _full(tokens, TE, PE, Wq, Wk, Wv, Wo, W1, b1, W2, b2, Wout, bout, mode, P,
     z = np.empty(W1.shape[1])
     m = np.empty(d)
     ew = np.empty(n)
+    parts = np.empty(_MAX_PARTIALS + 2)
+    noi = np.zeros(1, dtype=np.int64)
+    nov = np.zeros(0)
     first = 0
     for i in range(n):
         _embed(tokens[i], i, TE, PE, P, X[i])
@@ -189,10 +318,206 @@ def _full(tokens, TE, PE, Wq, Wk, Wv, Wo, W1, b1, W2, b2, Wout, bout, mode, P,
                 matvec(Wo[l, hd], o, mode, P, U[hd, i])
         for i in range(n):
             _add_heads(X[i], U[:, i, :], mode, P, hs)
-            _mlp(l, X[i], W1, b1, W2, b2, mode, P, z, m)
+            _mlp(l, X[i], W1, b1, W2, b2, mode, P, z, m, parts, False, noi, noi, nov, 0, 0)
     if first == 0:
-        _readout(X[n - 1], Wout, bout, mode, P, logits)
+        _readout(X[n - 1], Wout, bout, mode, P, logits, parts, False, noi, noi, nov, 0)
     return first
+
+
+# ------------------------------------------------------------- fixed point
+#
+# Fixed-point formats (paper, e = 0, s <= fparith.FX_MAX_S) run the same evaluation order
+# in k-space (fparith's fx_* kernels: each value k u is held as the integer k in a
+# float64, all exact). Bit for bit the same results as `_step` (tests/test_fastpath.py);
+# what makes it fast, besides the cheap rounding:
+# - a sum skips terms that are exact zeros: adding k = 0 to a partial sum |acc| <= K
+#   leaves it unchanged, iterative or exact, and there is no -0 to track. The weights go
+#   in CSR form (their nonzero entries, in column order) and a score skips the zero
+#   entries of the query; the mix o = sum_j [a_j v_j] runs over the j with a_j != 0.
+# - the scores of all keys run column by column over contiguous rows of the cache.
+# - Z: every [exp] is >= 0 (checked on the table), so the iterative sum and the exact
+#   sum are both min(exact sum, K): once clipped at K it stays there.
+
+
+@njit(cache=True)
+def _fx_matvec(ptr, idx, val, row0, x, mode, inv_d, K, out):
+    """out[r] = sum_c [W[row0 + r, c] * x[c]] over the nonzero W entries (k-space)."""
+    for r in range(out.shape[0]):
+        acc = 0.0
+        for e in range(ptr[row0 + r], ptr[row0 + r + 1]):
+            p = fx_mul(val[e], x[idx[e]], inv_d, K)
+            acc = fx_add(acc, p, K) if mode == 0 else acc + p
+        out[r] = acc if mode == 0 else fx_clip(acc, K)
+
+
+@njit(cache=True)
+def _fx_step(tok, t, dims, TE, PE, ptr, idx, val, b1, b2, bout, mode, P, tab,
+             Kc, Vc, A, S, NZj, NZa, qi, logits):
+    """`_step` in k-space for a fixed-point format; same cache roles (Kc, Vc are (L, H,
+    k, N): keys and values by coordinate), same return codes. ``dims`` = (L, H, k, d, f,
+    V); the CSR (ptr, idx, val) stacks the rows of Wq, Wk, Wv, Wo, W1, W2, Wout."""
+    L, H, k, d, f, V = dims[0], dims[1], dims[2], dims[3], dims[4], dims[5]
+    K = P[KPAPER]
+    u = P[MINPOS]
+    D = 1.0 / u
+    Ki = int(K)
+    offk = L * H * k
+    offv = 2 * offk
+    offo = 3 * offk
+    off1 = offo + L * H * d
+    off2 = off1 + L * f
+    offout = off2 + L * d
+    h = np.empty(d)
+    q = np.empty(k)
+    kv = np.empty(k)
+    o = np.empty(k)
+    U = np.empty((H, d))
+    z = np.empty(f)
+    m = np.empty(d)
+    lk = np.empty(V)
+    for c in range(d):
+        h[c] = fx_add(TE[tok, c], PE[t, c], K)
+    n = t + 1
+    for l in range(L):
+        for hd in range(H):
+            r0 = (l * H + hd) * k
+            _fx_matvec(ptr, idx, val, r0, h, mode, u, K, q)
+            _fx_matvec(ptr, idx, val, offk + r0, h, mode, u, K, kv)
+            for c in range(k):
+                Kc[l, hd, c, t] = kv[c]
+            _fx_matvec(ptr, idx, val, offv + r0, h, mode, u, K, kv)
+            for c in range(k):
+                Vc[l, hd, c, t] = kv[c]
+            # scores s_j = sum_c [q[c] k_j[c]], one query coordinate at a time
+            nq = 0
+            for c in range(k):
+                if q[c] != 0.0:
+                    qi[nq] = c
+                    nq += 1
+            s = S[:n]
+            if nq == 0:
+                s[:] = 0.0
+            else:
+                qc = q[qi[0]]
+                row = Kc[l, hd, qi[0], :n]
+                for j in range(n):
+                    s[j] = fx_mul(qc, row[j], u, K)
+                for ii in range(1, nq):
+                    qc = q[qi[ii]]
+                    row = Kc[l, hd, qi[ii], :n]
+                    if mode == 0:
+                        for j in range(n):
+                            s[j] = fx_add(s[j], fx_mul(qc, row[j], u, K), K)
+                    else:
+                        for j in range(n):
+                            s[j] += fx_mul(qc, row[j], u, K)
+                if mode != 0:
+                    for j in range(n):
+                        s[j] = fx_clip(s[j], K)
+            # e_j = [exp(s_j)] (overwrites s), Z = min(sum e, K)
+            Zs = 0.0
+            if tab.shape[0] > 0:
+                for j in range(n):
+                    e = tab[int(s[j]) + Ki]
+                    s[j] = e
+                    Zs += e
+            else:
+                for j in range(n):
+                    e = fx_exp(s[j], P, D)
+                    s[j] = e
+                    Zs += e
+            Z = min(Zs, K)
+            if Z == 0.0:
+                return 1 + l * H + hd
+            # a_j = [e_j / Z]; keep the nonzero ones
+            nnz = 0
+            Arow = A[l, hd]
+            for j in range(n):
+                e = s[j]
+                if e != 0.0:
+                    a = fx_div(e, Z, D, K)
+                    Arow[j] = a * u
+                    if a != 0.0:
+                        NZj[nnz] = j
+                        NZa[nnz] = a
+                        nnz += 1
+                else:
+                    Arow[j] = 0.0
+            # o[c] = sum_j [a_j v_j[c]] over the nonzero a_j
+            for c in range(k):
+                row = Vc[l, hd, c]
+                acc = 0.0
+                for ii in range(nnz):
+                    p = fx_mul(NZa[ii], row[NZj[ii]], u, K)
+                    acc = fx_add(acc, p, K) if mode == 0 else acc + p
+                o[c] = acc if mode == 0 else fx_clip(acc, K)
+            _fx_matvec(ptr, idx, val, offo + (l * H + hd) * d, o, mode, u, K, U[hd])
+        for c in range(d):
+            if mode == 0:
+                acc = U[0, c]
+                for hd in range(1, H):
+                    acc = fx_add(acc, U[hd, c], K)
+            else:
+                acc = 0.0
+                for hd in range(H):
+                    acc += U[hd, c]
+                acc = fx_clip(acc, K)
+            h[c] = fx_add(h[c], acc, K)
+        _fx_matvec(ptr, idx, val, off1 + l * f, h, mode, u, K, z)
+        for r in range(f):
+            z[r] = max(fx_add(z[r], b1[l, r], K), 0.0)
+        _fx_matvec(ptr, idx, val, off2 + l * d, z, mode, u, K, m)
+        for c in range(d):
+            h[c] = fx_add(h[c], fx_add(m[c], b2[l, c], K), K)
+    _fx_matvec(ptr, idx, val, offout, h, mode, u, K, lk)
+    for v in range(V):
+        logits[v] = fx_add(lk[v], bout[v], K) * u
+    return 0
+
+
+def _csr(mats: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The nonzero entries of the rows of ``mats`` (each reshaped to rows of its last
+    axis, stacked in order), row-major: so each row's columns stay increasing, the order
+    of its sum. Returns (ptr, idx, val)."""
+    counts, idx, val = [], [], []
+    for mat in mats:
+        rows = mat.reshape(-1, mat.shape[-1])
+        mask = rows != 0.0
+        counts.append(mask.sum(axis=1))
+        idx.append(np.nonzero(mask)[1])
+        val.append(rows[mask])
+    ptr = np.zeros(sum(c.size for c in counts) + 1, dtype=np.int64)
+    np.cumsum(np.concatenate(counts), out=ptr[1:])
+    return (ptr, np.concatenate(idx).astype(np.int64),
+            np.ascontiguousarray(np.concatenate(val), dtype=np.float64))
+
+
+_EXP_TABLES: dict[str, np.ndarray] = {}
+
+
+def _fixed_point_args(model: Model) -> tuple | None:
+    """The k-space arguments of `_fx_step`, or None when the format has no fast path."""
+    P = np.ascontiguousarray(model.fmt.params, dtype=np.float64)
+    s = fparith.fixed_point_s(P)
+    if not s:
+        return None
+    D = 2.0 ** (s + 1)
+    st = model.stacked
+    if s <= fparith.FX_TABLE_MAX_S:
+        tab = _EXP_TABLES.get(model.fmt.spec)
+        if tab is None:
+            tab = fparith.fx_exp_table(P)
+            _EXP_TABLES[model.fmt.spec] = tab
+    else:
+        tab = np.empty(0)
+    if tab.size and tab.min() < 0.0:
+        return None  # Z = min(sum, K) needs [exp] >= 0
+    L, H, k, d = st["Wq"].shape
+    dims = np.array([L, H, k, d, st["W1"].shape[1], model.vocab], dtype=np.int64)
+    ptr, idx, val = _csr([st["Wq"], st["Wk"], st["Wv"], st["Wo"], st["W1"], st["W2"],
+                          model.Wout])
+    return (dims, model.TE * D, model.PE * D, ptr, idx, val * D, st["b1"] * D,
+            st["b2"] * D, model.bout * D, model.sum_code, P, tab)
 
 
 def _weights(model: Model) -> tuple:
@@ -244,6 +569,13 @@ def next_token(model: Model, tokens: Sequence[int] | np.ndarray) -> int:
     return forward_full(model, tokens).token
 
 
+#: Module switches, read when a `Decoder` is made: FAST selects the k-space kernel for
+#: fixed-point formats, SKIPS the zero-term skips of the general kernel. Both leave every
+#: result bit for bit the same (tests/test_fastpath.py); off, they give the plain route.
+FAST = True
+SKIPS = True
+
+
 class Decoder:
     """Incremental decoding with a KV cache: `push` one token at a time.
 
@@ -251,23 +583,49 @@ class Decoder:
     sequence so far, and `attention` is (L, H, t+1): the last position's a_tj. Once the
     pass is undefined the decoder stays undefined (every longer prompt contains the
     undefined position) and `push` raises `ModelUndefined` again.
+
+    ``fast`` and ``skips`` (default: the module's FAST and SKIPS) choose the kernel:
+    the fixed-point k-space kernel where the format allows it, and zero-term skips in
+    the general kernel. They change the speed, never a result.
     """
 
-    def __init__(self, model: Model, capacity: int | None = None):
+    def __init__(self, model: Model, capacity: int | None = None,
+                 fast: bool | None = None, skips: bool | None = None):
         self.model = model
         cap = model.max_len if capacity is None else min(int(capacity), model.max_len)
         L, H, k = model.n_layers, model.heads, model.d_head
-        self._args = _weights(model)
-        self._K = np.zeros((L, H, cap, k))
-        self._Vt = np.zeros((L, H, k, cap))
+        self._fx = _fixed_point_args(model) if (FAST if fast is None else fast) else None
+        self._skips = bool(SKIPS if skips is None else skips)
+        if self._fx is not None:
+            self._K = np.zeros((L, H, k, cap))
+            self._Vt = np.zeros((L, H, k, cap))
+            self._scratch = (np.empty(cap), np.empty(cap, dtype=np.int64), np.empty(cap),
+                             np.empty(k, dtype=np.int64))
+        else:
+            self._args = _weights(model)
+            st = model.stacked
+            self._csr = _csr([st["Wq"], st["Wk"], st["Wv"], st["Wo"], st["W1"], st["W2"],
+                              model.Wout])
+            self._K = np.zeros((L, H, cap, k))
+            self._Vt = np.zeros((L, H, k, cap))
+            self._fin = np.zeros((L, H, 2, cap), dtype=np.bool_)
+            self._parts = np.empty(_MAX_PARTIALS + 2)
+            self._sel = np.empty(cap + k, dtype=np.int64)
         self._A = np.zeros((L, H, cap))
         self._logits = np.empty(model.vocab)
         self.position = 0  # number of tokens pushed so far
         self.undefined: ModelUndefined | None = None
 
     @property
+    def kernel(self) -> str:
+        """Which kernel runs: "fixed-point", "general+skips" or "general"."""
+        if self._fx is not None:
+            return "fixed-point"
+        return "general+skips" if self._skips else "general"
+
+    @property
     def capacity(self) -> int:
-        return self._K.shape[2]
+        return self._A.shape[2]
 
     def push(self, token: int) -> int:
         """Append ``token`` at the next position; return the greedy next token."""
@@ -282,7 +640,12 @@ class Decoder:
         tok = int(token)
         if not 0 <= tok < self.model.vocab:
             self.model.check_tokens([tok])  # raises ModelError with the message
-        code = _step(tok, t, *self._args, self._K, self._Vt, self._A, self._logits)
+        if self._fx is not None:
+            code = _fx_step(tok, t, *self._fx, self._K, self._Vt, self._A, *self._scratch,
+                            self._logits)
+        else:
+            code = _step(tok, t, *self._args, self._K, self._Vt, self._A, self._logits,
+                         self._skips, *self._csr, self._fin, self._parts, self._sel)
         self.position = t + 1
         if code:
             H = self.model.heads

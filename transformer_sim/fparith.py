@@ -45,8 +45,9 @@ import math
 import numpy as np
 from numba import njit
 
-from .floatformat import (EMAX, EMIN, F64, FAMILY, IEEE, KPAPER, MANT, MAXV, OVERFLOW,
-                          R_AWAY, R_EVEN, R_TIES_ZERO, R_ZERO, ROUNDING, SUBN)
+from .floatformat import (EMAX, EMIN, F64, FAMILY, IEEE, KPAPER, MANT, MAXV, MINPOS,
+                          NPARAMS, OVERFLOW, PAPER, R_AWAY, R_EVEN, R_TIES_ZERO, R_ZERO,
+                          ROUNDING, SUBN)
 
 SUM_ITERATIVE = 0
 SUM_EXACT = 1
@@ -186,7 +187,51 @@ def _round_paper(a, sl, k, P):
 
 
 @njit(cache=True)
+def _general(P):
+    """True when ``P`` carries the GENERAL flag (see `general_params`): fast paths off."""
+    return P.shape[0] > NPARAMS and P[NPARAMS] != 0.0
+
+
+@njit(cache=True)
+def _fixed(P):
+    """A paper format with e = 0: fixed point, every value k * u, u = 2^(-1-s), |k| <= K."""
+    return int(P[FAMILY]) == PAPER and P[EMIN] == P[EMAX]
+
+
+@njit(cache=True)
+def _round_fixed(hi, sl, k, P):
+    """`_round2` for fixed-point formats: nearest multiple of u = MINPOS (ties toward
+    zero), clipped to +-K u. t = |hi| 2^(k + s + 1) is exact (a power-of-two scaling)
+    except on overflow (inf >= K: clipped, as it should) or underflow (then the exact
+    value is far below u/2 and every branch of ``_iround`` gives 0); t < K < 2^50, so
+    ``_iround``'s conditions hold. Same results as ``_round_paper`` with Emin = Emax:
+    there ``E0 > Emax`` or ``E > Emax`` is exactly ``exact > K u + tie``, i.e. clipping."""
+    neg = hi < 0.0
+    a = -hi if neg else hi
+    if neg:
+        sl = -sl
+    K = P[KPAPER]
+    t = math.ldexp(a, k + int(P[MANT]) + 1)
+    if t >= K:
+        n = K                              # the exact value is >= K - ulp: K or clipped
+    else:
+        n = _iround(t, sl, R_TIES_ZERO)
+    if n == 0.0:
+        return 0.0
+    r = n * P[MINPOS]
+    return -r if neg else r
+
+
+@njit(cache=True)
 def _round2(hi, sl, k, P):
+    """Round (hi + tail) * 2^k, hi finite and nonzero, sign(tail) = sl, |tail| < ulp(hi)."""
+    if _fixed(P) and not _general(P):
+        return _round_fixed(hi, sl, k, P)
+    return _round2_general(hi, sl, k, P)
+
+
+@njit(cache=True)
+def _round2_general(hi, sl, k, P):
     """Round (hi + tail) * 2^k, hi finite and nonzero, sign(tail) = sl, |tail| < ulp(hi)."""
     neg = hi < 0.0
     a = -hi if neg else hi
@@ -519,3 +564,96 @@ OP_EXP, OP_RELU = 0, 1
 def unary_array(op, x, P, out):
     for i in range(x.shape[0]):
         out[i] = exp_(x[i], P) if op == OP_EXP else relu(x[i], P)
+
+
+# ------------------------------------------------------------ general switch
+
+def general_params(P: np.ndarray) -> np.ndarray:
+    """A copy of ``P`` with the GENERAL flag: every kernel given it skips the fast paths
+    (the fixed-point branch of ``_round2``) and runs the general route. For tests and
+    benchmarks that compare the two."""
+    out = np.empty(NPARAMS + 1, dtype=np.float64)
+    out[:NPARAMS] = P[:NPARAMS]
+    out[NPARAMS] = 1.0
+    return out
+
+
+# ----------------------------------------------------- fixed point in k-space
+#
+# A fixed-point format (paper, e = 0) holds the values k u, u = 2^(-1-s), integer
+# |k| <= K = 4^s - 1. These kernels work on k itself, held in a float64 (k-space):
+# with s <= FX_MAX_S every product of two members is an integer below 2^52 and every
+# sum of up to 2^20 rounded terms is below 2^53, so all of it is exact float64
+# arithmetic, and rounding a product k_a k_b (value k_a k_b u^2 = (k_a k_b / D) u,
+# D = 2^(1+s)) is an integer division by D with ties toward zero, then a clip to +-K.
+# They never produce -0.0 (the paper's format has no -0). tests/test_fastpath.py
+# checks them bit for bit against the general kernels, exhaustively for s = 1..4.
+
+FX_MAX_S = 13
+FX_TABLE_MAX_S = 8    # exp by table up to 2K+1 = 131071 entries
+
+
+def fixed_point_s(P: np.ndarray) -> int:
+    """s when ``P`` is a fixed-point format that the k-space kernels handle, else 0."""
+    if int(P[FAMILY]) == PAPER and P[EMIN] == P[EMAX] and int(P[MANT]) <= FX_MAX_S:
+        return int(P[MANT])
+    return 0
+
+
+@njit(cache=True)
+def fx_mul(a, b, inv_d, K):
+    """k of [a u * b u] (k-space); ``inv_d`` = 1/D = u."""
+    p = a * b
+    n = math.ceil(abs(p) * inv_d - 0.5)    # nearest, ties toward zero; exact (see above)
+    if n > K:
+        n = K
+    return n if p >= 0.0 else 0.0 - n       # 0.0 - 0.0 = +0.0
+
+
+@njit(cache=True)
+def fx_clip(x, K):
+    if x > K:
+        return K
+    if x < -K:
+        return -K
+    return x
+
+
+@njit(cache=True)
+def fx_add(a, b, K):
+    """k of [a u + b u]: the sum is exact, only the clip remains."""
+    return fx_clip(a + b, K)
+
+
+@njit(cache=True)
+def fx_div(a, b, D, K):
+    """k of [a u / b u], b != 0: round(a D / b), ties toward zero, clipped. num < 2^53,
+    so floor(fl(num / den)) is the exact integer quotient."""
+    num = abs(a) * D
+    den = abs(b)
+    q = math.floor(num / den)
+    r = num - q * den
+    if r + r > den:
+        q += 1.0
+    if q > K:
+        q = K
+    if q == 0.0:
+        return 0.0
+    return q if (a < 0.0) == (b < 0.0) else -q
+
+
+@njit(cache=True)
+def fx_exp(a, P, D):
+    """k of [exp(a u)], by the scalar kernel ``exp_`` (so exactly its semantics)."""
+    return exp_(a * P[MINPOS], P) * D
+
+
+@njit(cache=True)
+def fx_exp_table(P):
+    """k of [exp(k' u)] for k' = -K .. K, index k' + K."""
+    K = int(P[KPAPER])
+    D = 1.0 / P[MINPOS]
+    tab = np.empty(2 * K + 1)
+    for i in range(2 * K + 1):
+        tab[i] = fx_exp(float(i - K), P, D)
+    return tab
