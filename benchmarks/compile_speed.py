@@ -3,7 +3,10 @@
 Models (all 1 layer, 1 head, d = 2, vocab 2, format paper:e=1,s=1):
 - ``random``: ``random_model(seed=...)`` in the given sum mode;
 - ``majority``: ``transformer_sim.compile.examples.majority_model`` (non-degenerate at
-  every n: its circuit computes a clipped majority vote).
+  every n: its circuit computes a clipped majority vote);
+- ``random-wide``, ``majority-wide``: the same in --wide-format (paper:e=6,s=1, a 2^65
+  fixed-point range: the thermometer is refused, exact sums take the block-wise adder;
+  exact mode only). Each row says which adder compiled it.
 
 For each model, sum mode and n in --lengths: the compile time (best of --repeat), the
 circuit's size, depth and max fan-in, and the compiler's estimate. For the largest n:
@@ -40,10 +43,11 @@ from transformer_sim.random_model import random_model  # noqa: E402
 FORMAT = "paper:e=1,s=1"
 
 
-def build(name: str, mode: str, max_len: int, seed: int):
-    if name == "majority":
-        return majority_model(max_len, FORMAT, mode)
-    return random_model(2, 1, 1, 2, 2, max_len, FORMAT, mode, seed=seed)
+def build(name: str, mode: str, max_len: int, seed: int, wide: str):
+    fmt = wide if name.endswith("-wide") else FORMAT
+    if name.startswith("majority"):
+        return majority_model(max_len, fmt, mode)
+    return random_model(2, 1, 1, 2, 2, max_len, fmt, mode, seed=seed)
 
 
 def emit(**fields) -> None:
@@ -54,7 +58,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--lengths", default="4,8,16,32,64")
     ap.add_argument("--modes", default="exact,iterative")
-    ap.add_argument("--models", default="random,majority")
+    ap.add_argument("--models", default="random,majority,random-wide,majority-wide")
+    ap.add_argument("--wide-format", default="paper:e=6,s=1")
     ap.add_argument("--seed", type=int, default=5)
     ap.add_argument("--repeat", type=int, default=1)
     ap.add_argument("--prompts", type=int, default=1 << 16)
@@ -64,7 +69,10 @@ def main() -> None:
     compile_model(majority_model(4), 2)  # load the format kernels once, outside the timing
     for name in args.models.split(","):
         for mode in args.modes.split(","):
-            model = build(name, mode, max(lengths), args.seed)
+            if name.endswith("-wide") and mode != "exact":
+                continue
+            model = build(name, mode, max(lengths), args.seed, args.wide_format)
+            fmt = model.fmt.spec
             compiled = None
             for n in lengths:
                 best = float("inf")
@@ -73,9 +81,10 @@ def main() -> None:
                     compiled = compile_model(model, n, budget=10 ** 8)
                     best = min(best, time.perf_counter() - t)
                 figs = compiled.figures()
-                emit(figure="compile", model=name, sum=mode, format=FORMAT, n=n,
-                     seconds=round(best, 3), size=figs["size"], depth=figs["depth"],
-                     max_fanin=figs["max_fanin"], estimate=compiled.estimate)
+                emit(figure="compile", model=name, sum=mode, format=fmt, n=n,
+                     adder=compiled.adder, seconds=round(best, 3), size=figs["size"],
+                     depth=figs["depth"], max_fanin=figs["max_fanin"],
+                     max_abs_weight=figs["max_abs_weight"], estimate=compiled.estimate)
             n = lengths[-1]
             rng = np.random.default_rng(args.seed)
             toks = rng.integers(0, 2, size=(args.prompts, n))
@@ -96,7 +105,7 @@ def main() -> None:
                     want.append(-1)
             sim = (time.perf_counter() - t) / k * args.prompts
             got = np.where(out[:k, -1], -1, out[:k, 0].astype(int))
-            emit(figure="evaluate", model=name, sum=mode, format=FORMAT, n=n,
+            emit(figure="evaluate", model=name, sum=mode, format=fmt, n=n,
                  prompts=args.prompts, seconds=round(best, 4),
                  simulator_seconds_est=round(sim, 3), speedup=round(sim / best, 1),
                  agrees=bool(np.array_equal(got, np.array(want))), size=compiled.circuit.size)

@@ -316,7 +316,9 @@ def test_other_refusals():
     with pytest.raises(CotsimInputError, match="max_len 8"):
         compile_model(m, 9)
     wide = random_model(2, 1, 1, 2, 2, 8, "paper:e=10,s=1", "exact", seed=3, check_prompts=0)
-    with pytest.raises(CircuitTooLarge, match="fixed-point"):
+    with pytest.raises(CircuitTooLarge, match="fixed-point"):  # the thermometer's weights
+        compile_model(wide, 2, exact_adder="thermometer")
+    with pytest.raises(CircuitTooLarge, match="estimated size .* blockwise adder"):
         compile_model(wide, 2)
     ieee = random_model(2, 1, 1, 1, 1, 8, "ieee:e=2,m=1", "exact", seed=3, check_prompts=0)
     with pytest.raises(CotsimInputError, match="paper formats only"):

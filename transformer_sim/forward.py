@@ -15,11 +15,15 @@ rounding to the model's format (the scalar kernels of `fparith` round every resu
 Every sum runs over its index in increasing order, in the model's sum mode. The pass is
 undefined when some Z_i = 0 (any layer, head, position): Python raises `ModelUndefined`.
 
-Two kernels compute the same thing in different orders of work:
+Three kernels compute the same thing in different orders of work:
 - `_step`: one position t, given the K/V cache of positions < t; appends position t's
   keys and values. O(t*d + d^2) per step (times layers).
 - `_full`: layer-major over all positions at once, no cache: the full recompute.
-Tests check that they agree bit for bit in every format and sum mode.
+- `_fx_step`: `_step` for fixed-point formats, in k-space (see the section "fixed point").
+`Decoder` runs `_fx_step` where it applies, else `_step` with zero-term skips (see
+`_matvec`); `Decoder(model, fast=False, skips=False)` runs the plain `_step`.
+Tests check that they agree bit for bit in every format and sum mode (test_forward.py,
+test_fastpath.py).
 """
 from __future__ import annotations
 
@@ -34,8 +38,8 @@ from . import fparith
 from .errors import ModelError, ModelUndefined
 from .floatformat import FAMILY, KPAPER, MINPOS, PAPER
 from .fparith import (_MAX_PARTIALS, _dot, _grow, _round_expansion, add, div, dot, exp_,
-                      fx_add, fx_clip, fx_div, fx_exp, fx_mul, mul, relu, rnd, sum_exact,
-                      sum_iterative)
+                      fx_add, fx_clip, fx_div, fx_exp, fx_mul, matvec, mul, relu, rnd,
+                      sum_exact, sum_iterative)
 from .model import Model
 
 assert fparith.SUM_ITERATIVE == 0 and fparith.SUM_EXACT == 1  # Model.sum_code relies on it

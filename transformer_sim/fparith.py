@@ -32,6 +32,13 @@ When ``fh == 0`` the tail alone is the fraction: in ``(0, 1/2)`` if positive, an
 ``1 + tail`` in ``(1/2, 1)`` with a borrow if negative. So the comparison of the
 exact fraction with 0 and 1/2, all the rounding needs, is decided exactly.
 
+Fast paths (bit for bit the general route; tests/test_fastpath.py): for fixed-point
+formats (paper, e = 0) ``_round2`` takes ``_round_fixed``, a scaling and one
+``_iround`` instead of the exponent search of ``_round_paper``; and the ``fx_*``
+kernels at the end of the module run fixed-point arithmetic on the integers k of the
+values k u, for the forward pass. ``general_params(P)`` gives a parameter vector that
+turns the fast paths off, so that the two can be compared.
+
 Division by zero returns NaN: the kernels cannot raise cheaply, and the caller
 (``FloatFormat.div`` or the forward pass) reports the model error. ``exp_`` rounds
 the float64 ``math.exp``, which is not correctly rounded (error < 1 ulp64): the

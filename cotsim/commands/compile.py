@@ -37,6 +37,10 @@ def register(sub: argparse._SubParsersAction, name: str) -> None:
     p.add_argument("--sum", choices=("exact", "iterative"), default=None,
                    help="sum mode (default: the model's own); the circuit agrees with the "
                         "model under this mode")
+    p.add_argument("--adder", choices=("auto", "thermometer", "blockwise"), default="auto",
+                   help="exact sums: one THR gate per threshold of the integer sum "
+                   "(thermometer) or column sums and carry-lookahead (blockwise); auto "
+                   "picks the smaller")
     p.add_argument("--cot", type=_positive, default=None, metavar="T",
                    help="compile T CoT steps chained into one circuit (outputs: T tokens, "
                         "then 'undefined')")
@@ -88,15 +92,17 @@ def run(args: argparse.Namespace) -> int:
     if args.cot:
         from transformer_sim.compile.chain import compile_chain
 
-        compiled = compile_chain(model, args.seq_len, args.cot, args.sum, budget=budget)
+        compiled = compile_chain(model, args.seq_len, args.cot, args.sum, budget=budget,
+                                 exact_adder=args.adder)
     else:
-        compiled = compile_model(model, args.seq_len, args.sum, budget=budget)
+        compiled = compile_model(model, args.seq_len, args.sum, budget=budget,
+                                 exact_adder=args.adder)
     save(compiled.circuit, args.output, overwrite=args.force)
     if args.draw is not None:
         save(compiled.circuit, args.draw, overwrite=args.force)
     out = compiled.figures()
     out.update({"format": compiled.model.fmt.spec, "sum": compiled.sum_mode,
-                "seq_len": compiled.seq_len, "estimate": compiled.estimate,
+                "seq_len": compiled.seq_len, "adder": compiled.adder, "estimate": compiled.estimate,
                 "seconds": round(compiled.seconds, 3)})
     if args.cot:
         out["cot_steps"] = args.cot

@@ -13,8 +13,10 @@ Only valid token ids (< V) are in the contract. When V is not a power of two the
 circuit's output on an id >= V is unspecified (no embedding minterm matches it).
 
 Paper formats only (``FloatFormat.paper``): the construction relies on every value
-being a multiple of the format's smallest step, and on one code per value. See
-docs/compiler.md for the construction, the figures and the budget.
+being a multiple of the format's smallest step, and on one code per value. Exact sums
+use the thermometer or the block-wise adder (``exact_adder``; "auto" picks by the size
+estimate, see ``budget.resolve_adder``). See docs/compiler.md for the construction, the
+figures and the budget.
 """
 from __future__ import annotations
 
@@ -31,12 +33,12 @@ from circuits.ir import Circuit
 from circuits.normalize import sweep
 
 from ..model import SUM_MODES, Model
-from .budget import DEFAULT_BUDGET, check, estimate
+from .budget import ADDERS, DEFAULT_BUDGET, check, estimate, resolve_adder
 from .compiler import Walker, token_bits, token_bundle
 from .context import Ctx
 
 __all__ = ["CompiledModel", "compile_model", "with_sum_mode", "token_bits", "input_bits",
-           "DEFAULT_BUDGET", "estimate", "figures"]
+           "DEFAULT_BUDGET", "ADDERS", "estimate", "figures", "resolve_adder"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -52,6 +54,7 @@ class CompiledModel:
     budget: int
     seconds: float
     steps: int = 1                       # > 1 for a CoT chain (see chain.py)
+    adder: str = "none"                  # exact sums: "thermometer" | "blockwise"
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -79,19 +82,22 @@ def with_sum_mode(model: Model, sum_mode: str | None) -> Model:
                  bout=model.bout, layers=model.layers)
 
 
-def check_compilable(model: Model, seq_len: int, sum_mode: str, budget: int) -> int:
-    """Refuse, with one line, what cannot be compiled; return the size estimate."""
+def check_compilable(model: Model, seq_len: int, sum_mode: str, budget: int,
+                     adder: str = "auto") -> tuple[int, str]:
+    """Refuse, with one line, what cannot be compiled; return the size estimate and
+    the exact sums' adder (resolved from "auto")."""
     if not isinstance(seq_len, (int, np.integer)) or seq_len < 1:
         raise CotsimInputError(f"sequence length must be an integer >= 1, got {seq_len!r}")
     if seq_len > model.max_len:
         raise CotsimInputError(f"sequence length {seq_len} is longer than the model's "
                                f"max_len {model.max_len}")
-    est = check(model, seq_len, sum_mode, budget)
+    adder = resolve_adder(model, seq_len, sum_mode, adder)
+    est = check(model, seq_len, sum_mode, budget, adder)
     if model.fmt.family != "paper":
         raise CotsimInputError(f"format {model.fmt.spec}: the compiler handles paper formats "
                                "only (paper:e=E,s=S); IEEE signed zeros, infinities and NaN "
                                "are not modelled")
-    return est
+    return est, adder
 
 
 def input_bits(tokens: np.ndarray, vocab: int) -> np.ndarray:
@@ -102,23 +108,26 @@ def input_bits(tokens: np.ndarray, vocab: int) -> np.ndarray:
     return bits.reshape(tokens.shape[0], -1).astype(bool)
 
 
-def new_context(model: Model, budget: int, optimise: bool = True) -> Ctx:
-    return Ctx(model.fmt, CircuitBuilder(strash=optimise, fold=optimise), budget)
+def new_context(model: Model, budget: int, optimise: bool = True,
+                adder: str = "thermometer") -> Ctx:
+    return Ctx(model.fmt, CircuitBuilder(strash=optimise, fold=optimise), budget, adder)
 
 
 def compile_model(model: Model, seq_len: int, sum_mode: str | None = None,
-                  budget: int = DEFAULT_BUDGET, optimise: bool = True) -> CompiledModel:
+                  budget: int = DEFAULT_BUDGET, optimise: bool = True,
+                  exact_adder: str = "auto") -> CompiledModel:
     """Compile ``model`` for prompts of ``seq_len`` tokens (see the module docstring).
 
     ``sum_mode`` overrides the model's own (the circuit then agrees with the model
     under that mode). ``budget`` bounds the gate count: CircuitTooLarge, up front from
     the estimate or during the build. ``optimise=False`` builds without structural
-    hashing, constant folding and sweeping (for equivalence checks)."""
+    hashing, constant folding and sweeping (for equivalence checks). ``exact_adder``:
+    "thermometer", "blockwise" or "auto" (exact sums only; see ``budget``)."""
     start = time.perf_counter()
     model = with_sum_mode(model, sum_mode)
     mode = model.sum_mode
-    est = check_compilable(model, seq_len, mode, budget)
-    ctx = new_context(model, budget, optimise)
+    est, adder = check_compilable(model, seq_len, mode, budget, exact_adder)
+    ctx = new_context(model, budget, optimise, adder)
     b = ctx.b
     nb = token_bits(model.vocab)
     tokens = [token_bundle(b.inputs([f"x{i}_{j}" for j in range(nb)]), model.vocab)
@@ -133,4 +142,4 @@ def compile_model(model: Model, seq_len: int, sum_mode: str | None = None,
     if optimise:
         circuit = sweep(circuit)
     return CompiledModel(circuit, model, seq_len, mode, est, budget,
-                         time.perf_counter() - start)
+                         time.perf_counter() - start, adder=adder)

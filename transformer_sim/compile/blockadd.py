@@ -30,6 +30,10 @@ iterated addition instead, whose weights stay below 2^b with b = O(log log N):
    the simulator's own rounding at the class's two ends, which must agree (a compiler
    bug otherwise).
 
+A sum whose live terms have few operand values in all (their grid no larger than the
+adder's estimate, ``blockwise_gates``) is one lookup table instead (depth 3), as a single
+live term always is.
+
 Depth: table 3 + stage A 2 + stage B 2 + carries 3 + 1 (V) + 3 (literals, rows, ORs) = 14,
 for every N. Gates: O(N Wt) in stage A, O(Wt log^2 N / log log N) in stage B, O(Wt^2)
 carries, O(Wt 2^(2s)) rounding rows.
@@ -44,7 +48,7 @@ import numpy as np
 from circuits.builder import CircuitBuilder
 from circuits.ir import Kind
 
-from .bundles import Bundle, Expr, Term, as_expr, evaluate
+from .bundles import Bundle, Expr, Term, as_expr, evaluate, grid, grid_size
 from .context import Ctx
 from .tables import minterms, or_columns, table
 
@@ -211,17 +215,18 @@ def _bit_matrix(r: list[int], width: int) -> np.ndarray:
     return np.stack([((arr >> j) & 1).astype(bool) for j in range(width)], axis=1)
 
 
-def blockwise_sum(ctx: Ctx, terms: Sequence[Term]) -> Bundle:
-    """[t_0 + ... + t_(N-1)], the exact sum rounded once, by block-wise addition."""
+def blockwise_sum(ctx: Ctx, terms: Sequence[Term], one_table: bool = True) -> Bundle:
+    """[t_0 + ... + t_(N-1)], the exact sum rounded once, by block-wise addition; or by
+    one lookup table over the terms' operands when that is smaller (``one_table``)."""
     fmt, b = ctx.fmt, ctx.b
     C, live = fixed_terms(ctx, terms)
     if not live:
         return ctx.const(float(round_units(fmt, [C])[0]))
-    if len(live) == 1:  # one term plus constants: a single table
-        e, r, _ = live[0]
-        vals = round_units(fmt, [C + x for x in r])
-        return table(ctx, Expr(lambda *xs, v=vals: v, e.operands))
     Smin, Smax = C, C + sum(span for _, _, span in live)
+    ops = list({id(op): op for e, _, _ in live for op in e.operands}.values())
+    if len(live) == 1 or one_table and grid_size(ops) <= blockwise_gates(
+            len(live), (Smax - Smin).bit_length(), fmt.mantissa_bits, ctx.width):
+        return _sum_table(ctx, C, live, ops)  # few operand values: one table is smaller
     signed = Smin < 0
     Wt = max(Smax.bit_length() if Smax > 0 else 0,
              (-Smin - 1).bit_length() if signed else 0) + int(signed)
@@ -238,16 +243,32 @@ def blockwise_sum(ctx: Ctx, terms: Sequence[Term]) -> Bundle:
     heap = [col + ([b.const(1)] if ((C % (1 << Wt)) >> c) & 1 else [])
             for c, col in enumerate(heap)]
     p, c = carry_lookahead(b, reduce_heap(b, heap))
+    # the sign bit is p XOR c at the top; V = S XOR sign, each bit one XOR of 4 inputs
     if not signed:
-        sg = b.const(0)
+        sgn = [b.const(0)]
     elif Smax < 0:
-        sg = b.const(1)
+        sgn = [b.const(1)]
     else:
-        sg = b.XOR(p[-1], c[-1])
+        sgn = [p[-1], c[-1]]
     nv = Wt - 1 if signed else Wt
-    V = [b.XOR(p[i], c[i], sg) for i in range(nv)]
-    nV = [b.gate(Kind.XNOR, [p[i], c[i], sg]) for i in range(nv)]
-    return round_rows(ctx, V, nV, sg, Smin, Smax)
+    V = [b.XOR(p[i], c[i], *sgn) for i in range(nv)]
+    nV = [b.gate(Kind.XNOR, [p[i], c[i], *sgn]) for i in range(nv)]
+    return round_rows(ctx, V, nV, b.XOR(*sgn), b.gate(Kind.XNOR, sgn), Smin, Smax)
+
+
+def _sum_table(ctx: Ctx, C: int, live, ops: list[Bundle]) -> Bundle:
+    """The exact sum as one lookup table over all the live terms' operands."""
+    _, cols = grid(ops)
+    pos = {id(op): i for i, op in enumerate(ops)}
+    total = [C] * len(cols[0])
+    for e, _, _ in live:
+        vals = np.asarray(e.fn(*[cols[pos[id(op)]] for op in e.operands]), dtype=np.float64)
+        vals = np.broadcast_to(vals.reshape(-1) if vals.size > 1 else vals, (len(total),))
+        u = to_units(ctx.fmt, vals)
+        lo = min(u)  # the term's least value, already in C
+        total = [a + x - lo for a, x in zip(total, u)]
+    out = round_units(ctx.fmt, total)
+    return table(ctx, Expr(lambda *xs, v=out: v, tuple(ops)))
 
 
 def _classes(Vlo: int, Vhi: int, ws: int):
@@ -269,7 +290,8 @@ def _classes(Vlo: int, Vhi: int, ws: int):
             elif rpos == 0:
                 subs = [(r, None, top + r, top + r) for r in (0, 1)]
             else:
-                subs = [(r, st, top + (r << rpos) + st, top + (r << rpos) + (st and (1 << rpos) - 1))
+                subs = [(r, st, top + (r << rpos) + st,
+                         top + (r << rpos) + (st and (1 << rpos) - 1))
                         for r in (0, 1) for st in (0, 1)]
             for r, st, lo, hi in subs:
                 lo, hi = max(lo, Vlo), min(hi, Vhi)
@@ -277,8 +299,9 @@ def _classes(Vlo: int, Vhi: int, ws: int):
                     yield L, pat, r, st, lo, hi
 
 
-def round_rows(ctx: Ctx, V: list[int], nV: list[int], sg: int, Smin: int, Smax: int) -> Bundle:
-    """[S q] from V = S XOR sign (``nV`` its negations), for Smin <= S <= Smax."""
+def round_rows(ctx: Ctx, V: list[int], nV: list[int], sg: int, nsg: int, Smin: int,
+               Smax: int) -> Bundle:
+    """[S q] from V = S XOR sign (``nV``, ``nsg``: the negations), Smin <= S <= Smax."""
     fmt, b = ctx.fmt, ctx.b
     ws = fmt.mantissa_bits
     branches = []
@@ -286,7 +309,6 @@ def round_rows(ctx: Ctx, V: list[int], nV: list[int], sg: int, Smin: int, Smax: 
         branches.append((0, max(Smin, 0), Smax))
     if Smin < 0:
         branches.append((1, max(0, -Smax - 1), -Smin - 1))
-    nsg = b.NOT(sg)
     hi_or: dict[int, tuple[int, int]] = {}
 
     def above(L: int) -> tuple[int, int]:  # [some bit of V at >= L], and its negation

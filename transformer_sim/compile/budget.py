@@ -10,16 +10,24 @@ N - 1 compositions (|F| (|F| + 1) w gates each). Wide formats blow these up thro
 |F|^2: float16 has |F| = 63487. ``check`` refuses up front when the estimate exceeds
 the budget, so a compilation never runs out of memory; the compiler's running guard
 (``Ctx.reserve``) stops it too, should the estimate ever fall short.
+
+Exact sums have two adders (``ADDERS``): the thermometer (``sums.exact_sum``: F + w gates
+per sum, but THR weights up to 2^W for a W-bit fixed-point range, so only for ranges
+below 2^40) and the block-wise adder (``blockadd``: poly(N, W) gates, weights below
+2^b). ``resolve_adder`` picks, for "auto", the thermometer where it is allowed and its
+estimate is no larger, the block-wise adder otherwise.
 """
 from __future__ import annotations
 
 import math
 
-from circuits.errors import CircuitTooLarge
+from circuits.errors import CircuitTooLarge, CotsimInputError
 
 from ..model import Model
+from .blockadd import blockwise_gates
 
 DEFAULT_BUDGET = 2_000_000
+ADDERS = ("auto", "thermometer", "blockwise")
 #: exact sums need every value / min_positive below this (see sums.MAX_FIXED_POINT)
 MAX_FIXED_POINT = 1 << 40
 
@@ -29,24 +37,42 @@ def fixed_point_bits(fmt) -> float:
     return math.log2(fmt.max_value) - math.log2(fmt.min_positive)
 
 
-def estimate(model: Model, seq_len: int, sum_mode: str) -> dict[str, int]:
-    """Estimated gate count per part, and the ``total``."""
+def thermometer_allowed(fmt) -> bool:
+    """The thermometer's weights 2^j must stay inside the evaluator's counters."""
+    return fixed_point_bits(fmt) < math.log2(MAX_FIXED_POINT)
+
+
+def estimate(model: Model, seq_len: int, sum_mode: str, adder: str = "auto",
+             sum_tables: bool = True) -> dict[str, int]:
+    """Estimated gate count per part, and the ``total`` (exact sums by ``adder``;
+    "auto" resolves as ``resolve_adder`` does). ``sum_tables=False`` leaves out the
+    block-wise route's one-table sums (to compare the two adders alone)."""
+    if sum_mode == "exact" and adder == "auto":
+        adder = resolve_adder(model, seq_len, sum_mode, adder)
     fmt = model.fmt
     F = fmt.num_values
     w = fmt.bit_width
     n, V, H, d, k, f = (seq_len, model.vocab, model.heads, model.d_model, model.d_head,
                         model.d_ff)
-    wfix = 2 + int(min(fixed_point_bits(fmt), 62))
+    wfix = 2 + int(fixed_point_bits(fmt))
     exact = sum_mode == "exact"
+    blockwise = adder == "blockwise"
+
+    def add(N: int) -> float:  # one exact sum's adder and rounding, up to N terms
+        return blockwise_gates(N, wfix, fmt.mantissa_bits, w) if blockwise else F + w
 
     def dims(N: int, g: float) -> float:  # a sum over a constant number of terms
         if exact:
-            return g + w if N == 1 else N * (g + wfix) + F + w
+            if N == 1:
+                return g + w
+            if blockwise and sum_tables:  # one table when the operands' grid is smaller
+                return min(g ** N + w, N * (g + wfix) + add(N))
+            return N * (g + wfix) + add(N)
         return N * (F * g + w)
 
     def pos(count: float, N: float, g: float) -> float:  # count sums, N terms in all
         if exact:
-            return N * (g + wfix) + count * (F + w)
+            return N * (g + wfix) + count * add(n)
         return N * (g + F * w) + N * F * (F + 1) * w
 
     parts: dict[str, float] = {"embed": n * d * (V + w)}
@@ -74,20 +100,41 @@ def estimate(model: Model, seq_len: int, sum_mode: str) -> dict[str, int]:
     return out
 
 
-def check(model: Model, seq_len: int, sum_mode: str, budget: int) -> int:
+def resolve_adder(model: Model, seq_len: int, sum_mode: str, adder: str = "auto") -> str:
+    """The exact sums' adder: ``adder`` itself, or for "auto" the thermometer when its
+    weights fit and its estimate is no larger than the block-wise one. Iterative sums
+    use neither ("none")."""
+    if adder not in ADDERS:
+        raise CotsimInputError(f"exact adder {adder!r}: expected one of {', '.join(ADDERS)}")
+    if sum_mode != "exact":
+        return "none"
+    if adder != "auto":
+        return adder
+    if not thermometer_allowed(model.fmt):
+        return "blockwise"
+    thermo = estimate(model, seq_len, sum_mode, "thermometer")["total"]
+    block = estimate(model, seq_len, sum_mode, "blockwise", sum_tables=False)["total"]
+    return "thermometer" if thermo <= block else "blockwise"
+
+
+def check(model: Model, seq_len: int, sum_mode: str, budget: int,
+          adder: str = "thermometer") -> int:
     """The estimated size; raises CircuitTooLarge (one line) when it is over ``budget``
-    or when exact sums would leave the fixed-point range."""
+    or when the thermometer's weights would leave the fixed-point range."""
     fmt = model.fmt
-    if sum_mode == "exact" and fixed_point_bits(fmt) >= math.log2(MAX_FIXED_POINT):
+    if sum_mode == "exact" and adder == "thermometer" and not thermometer_allowed(fmt):
         raise CircuitTooLarge(
-            f"format {fmt.spec}: exact sums need max/min_positive below 2^40 (a "
-            f"fixed-point range), it is 2^{fixed_point_bits(fmt):.1f}; use a narrower format (e.g. "
-            f"paper:e=1,s=1) or --sum iterative")
-    est = estimate(model, seq_len, sum_mode)["total"]
+            f"format {fmt.spec}: the thermometer adder needs max/min_positive below 2^40 "
+            f"(a fixed-point range for its THR weights), it is "
+            f"2^{fixed_point_bits(fmt):.1f}; use the block-wise adder (exact_adder="
+            f"'blockwise' or 'auto'), a narrower format (e.g. paper:e=1,s=1) or --sum "
+            f"iterative")
+    est = estimate(model, seq_len, sum_mode, adder)["total"]
     if est > budget:
+        how = f"{sum_mode} sums" + (f", {adder} adder" if sum_mode == "exact" else "")
         raise CircuitTooLarge(
             f"estimated size {est:.3g} gates exceeds the budget of {budget} gates "
             f"(format {fmt.spec} has {fmt.num_values} values, n = {seq_len}, "
-            f"{sum_mode} sums); use a narrower format (e.g. paper:e=1,s=1), a shorter "
+            f"{how}); use a narrower format (e.g. paper:e=1,s=1), a shorter "
             f"sequence, or a larger --budget")
     return est

@@ -28,6 +28,7 @@ from typing import Sequence
 import numpy as np
 
 from ..model import Model
+from .blockadd import BLOCKWISE_SUM_DEPTH
 from .bundles import Bundle, Expr, Term
 from .context import Ctx
 from .sums import chain_sum, exact_sum, tree_sum
@@ -174,17 +175,23 @@ class Walker:
 TABLE_DEPTH, EXACT_SUM_DEPTH = 3, 5
 
 
-def depth_bound(model: Model, seq_len: int, sum_mode: str) -> int:
+def depth_bound(model: Model, seq_len: int, sum_mode: str, adder: str = "auto") -> int:
     """An upper bound on the compiled circuit's depth, stage by stage, before any
-    folding. In exact mode it does not depend on ``seq_len``; in iterative mode it
-    grows as 6 ceil(log2 n) per layer (the two sums over positions, Z and o)."""
+    folding. In exact mode it does not depend on ``seq_len`` for a given adder ("auto"
+    resolves as ``compile_model`` does); in iterative mode it grows as 6 ceil(log2 n)
+    per layer (the two sums over positions, Z and o)."""
+    from .budget import resolve_adder
+
     T = TABLE_DEPTH
     if sum_mode == "exact":
+        adder = resolve_adder(model, seq_len, sum_mode, adder)
+        S = BLOCKWISE_SUM_DEPTH if adder == "blockwise" else EXACT_SUM_DEPTH
+
         def dims(N: int) -> int:
-            return EXACT_SUM_DEPTH
+            return S
 
         def pos(N: int) -> int:
-            return EXACT_SUM_DEPTH
+            return S
     else:
         def dims(N: int) -> int:
             return T * N

@@ -20,8 +20,10 @@ class Ctx:
     enumerates its rows, so that a compilation that would outgrow the budget stops
     before it allocates, never by running out of memory."""
 
-    def __init__(self, fmt: FloatFormat, builder: CircuitBuilder, limit: int):
+    def __init__(self, fmt: FloatFormat, builder: CircuitBuilder, limit: int,
+                 adder: str = "thermometer"):
         self.fmt = fmt
+        self.adder = adder  # exact sums: "thermometer" (sums.exact_sum) or "blockwise"
         self.b = builder
         self.limit = int(limit)
         self.width = fmt.bit_width

@@ -47,21 +47,88 @@ def depth_table() -> str:
 def format_table() -> str:
     from ..floatformat import FloatFormat
     from ..random_model import random_model
+    from .budget import fixed_point_bits, resolve_adder
 
-    rows = ["| format | values | bits | estimate, n = 8, exact | estimate, iterative | "
-            "within the default budget |", "|---|---|---|---|---|---|"]
+    rows = ["| format | values | bits | fixed-point bits | estimate, n = 8, exact (adder) | "
+            "estimate, iterative | within the default budget |", "|---|---|---|---|---|---|---|"]
     for spec in ("paper:e=0,s=1", "paper:e=1,s=1", "paper:e=1,s=2", "paper:e=2,s=2",
-                 "paper:e=2,s=3", "e5m2", "bfloat16", "float16"):
+                 "paper:e=2,s=3", "paper:e=6,s=1", "paper:e=7,s=1", "paper:e=8,s=1",
+                 "e5m2", "bfloat16", "float16"):
         fmt = FloatFormat.parse(spec)
         model = random_model(2, 1, 1, 2, 2, 8, fmt, check_prompts=0)  # majority's shapes
-        ex = estimate(model, 8, "exact")["total"]
+        adder = resolve_adder(model, 8, "exact")
+        ex = estimate(model, 8, "exact", adder)["total"]
         it = estimate(model, 8, "iterative")["total"]
         fits = [m for m, e in (("exact", ex), ("iterative", it)) if e <= 2_000_000]
         verdict = ", ".join(fits) or "refused"
         if fmt.family != "paper":
             verdict += " (then refused: IEEE)" if fits else ""
-        rows.append(f"| {spec} | {fmt.num_values} | {fmt.bit_width} | {ex:.3g} | {it:.3g} | "
-                    f"{verdict} |")
+        rows.append(f"| {spec} | {fmt.num_values} | {fmt.bit_width} | "
+                    f"{fixed_point_bits(fmt):.1f} | {ex:.3g} ({adder}) | {it:.3g} | {verdict} |")
+    return "\n".join(rows)
+
+
+ADDER_FORMATS = ("paper:e=1,s=1", "paper:e=2,s=2", "paper:e=3,s=2", "paper:e=4,s=1",
+                 "paper:e=6,s=1")
+
+
+def adder_circuit(fmt, N: int, adder: str):
+    """An exact sum of N values, each free over the whole format, by ``adder``: the
+    circuit (inputs are the terms' codes) and a check against ``FloatFormat.sum``."""
+    import numpy as np
+
+    import circuits
+    from circuits.builder import CircuitBuilder
+
+    from .blockadd import blockwise_sum
+    from .bundles import Bundle
+    from .context import Ctx
+    from .sums import exact_sum
+
+    vals = fmt.values()
+    b = CircuitBuilder()
+    ctx = Ctx(fmt, b, 10 ** 8)
+    terms = [Bundle(tuple(b.inputs([f"t{i}_{j}" for j in range(fmt.bit_width)])), vals,
+                    fmt.encode(vals).astype(np.int64)) for i in range(N)]
+    out = blockwise_sum(ctx, terms, one_table=False) if adder == "blockwise" else \
+        exact_sum(ctx, terms)
+    for j, bit in enumerate(out.bits):
+        b.output(f"s{j}", bit)
+    c = b.build()
+    rng = np.random.default_rng(N)
+    picks = rng.choice(vals, size=(200, N))
+    X = np.concatenate([(fmt.encode(picks[:, i]).astype(np.int64)[:, None]
+                         >> np.arange(fmt.bit_width)) & 1 for i in range(N)], axis=1)
+    got = (circuits.evaluate(c, X.astype(bool)).astype(np.int64)
+           << np.arange(fmt.bit_width)).sum(axis=1)
+    want = fmt.encode(np.array([fmt.sum(row, "exact") for row in picks])).astype(np.int64)
+    return c, bool(np.array_equal(got, want))
+
+
+def adder_table(lengths=(4, 16, 64)) -> str:
+    """Thermometer against block-wise: one exact sum of N free values."""
+    from circuits.analysis import depth, max_abs_weight, max_fanin
+
+    from ..floatformat import FloatFormat
+    from .budget import fixed_point_bits, thermometer_allowed
+
+    rows = ["| format | W | N | thermometer: size | depth | max weight | wires | "
+            "block-wise: size | depth | max weight | wires | checked |",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for spec in ADDER_FORMATS:
+        fmt = FloatFormat.parse(spec)
+        W = math.ceil(fixed_point_bits(fmt))
+        for N in lengths:
+            cells, oks = [], []
+            for adder in ("thermometer", "blockwise"):
+                if adder == "thermometer" and not thermometer_allowed(fmt):
+                    cells.append("refused (weights 2^%d) | | | " % W)
+                    continue
+                c, ok = adder_circuit(fmt, N, adder)
+                oks.append(ok)
+                cells.append(f"{c.size} | {depth(c)} | {max_abs_weight(c)} | {len(c.fanin)} ")
+            check = "200 ok" if all(oks) else "MISMATCH"
+            rows.append(f"| {spec} | {W} | {N} | " + "| ".join(cells) + f"| {check} |")
     return "\n".join(rows)
 
 
@@ -86,11 +153,19 @@ def chain_table() -> str:
 def main() -> None:
     ap = argparse.ArgumentParser(description="docs/compiler.md's tables")
     ap.add_argument("--svg", default=None, help="also draw the n = 4 majority circuit here")
+    ap.add_argument("--only", default=None, choices=("depth", "formats", "adders", "chains"),
+                    help="print one table only")
     args = ap.parse_args()
+    if args.only:
+        print({"depth": depth_table, "formats": format_table, "adders": adder_table,
+               "chains": chain_table}[args.only]())
+        return
     print("### Depth and size against n\n")
     print(depth_table())
     print("\n### Formats and the budget\n")
     print(format_table())
+    print("\n### Exact sums: thermometer against block-wise\n")
+    print(adder_table())
     print("\n### CoT chains\n")
     print(chain_table())
     if args.svg:

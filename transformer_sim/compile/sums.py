@@ -25,6 +25,7 @@ from typing import Sequence
 
 import numpy as np
 
+from .blockadd import blockwise_sum
 from .bundles import Bundle, Expr, Term, as_expr, evaluate
 from .context import Ctx
 from .tables import code_bits, literals, minterms, or_columns, table
@@ -46,7 +47,10 @@ def _round_units(ctx: Ctx, S: np.ndarray) -> np.ndarray:
 
 
 def exact_sum(ctx: Ctx, terms: Sequence[Term]) -> Bundle:
-    """[t_0 + ... + t_(N-1)], the exact sum rounded once."""
+    """[t_0 + ... + t_(N-1)], the exact sum rounded once (by the thermometer, or by
+    ``blockadd.blockwise_sum`` when ``ctx.adder`` says so)."""
+    if ctx.adder == "blockwise":
+        return blockwise_sum(ctx, terms)
     fmt, b = ctx.fmt, ctx.b
     C = 0
     live = []
