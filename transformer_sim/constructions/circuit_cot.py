@@ -22,6 +22,7 @@ O(log(n + T)); layers, heads, d_ff and the format do not grow.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -78,7 +79,7 @@ class CircuitProgram:
             return 1 + node
         return 1 + self.num_inputs + self._gate_index[node]
 
-    @property
+    @cached_property
     def _gate_index(self) -> dict[int, int]:
         return {node: g for g, node in enumerate(self.step_node) if node >= 0}
 
