@@ -22,13 +22,18 @@ from conftest import REPO, needs_benchmarks
 
 
 # -- the quick checks hold ------------------------------------------------------------------
+# The other registered checks run in tests/test_proofs_more.py; running them here too
+# would only double the time.
+OWN = ["rounding_is_counter_free", "cot_simulates_circuits"]
+
+
 @pytest.fixture(scope="module")
 def quick_results():
-    return {r.name: r for r in proofs.run_checks(quick=True)}
+    return {r.name: r for r in proofs.run_checks(OWN, quick=True)}
 
 
-def test_every_registered_check_holds_in_quick_mode(quick_results):
-    assert list(quick_results) == proofs.names()
+def test_the_first_checks_hold_in_quick_mode(quick_results):
+    assert list(quick_results) == OWN and set(OWN) <= set(proofs.names())
     for r in quick_results.values():
         assert r.verdict == HOLDS, f"{r.name}: {r.reason}"
         assert r.table.columns and r.table.rows
