@@ -19,7 +19,6 @@ from transformer_sim.constructions.retrieval import DEFAULT_SPEC, FormatTooCoars
 from transformer_sim.floatformat import FloatFormat
 
 # Minutes at the forward pass's current speed: run with COTSIM_SLOW=1.
-slow = pytest.mark.slow  # runs with COTSIM_SLOW=1 (see conftest.py)
 
 PERMS5 = ["".join(p) for p in itertools.permutations("01234")]
 
@@ -233,7 +232,6 @@ def test_long_word(name):
     assert cot_states(name, word) == [type(s)(s) for s in oracle(name, word)]
 
 
-@slow
 @pytest.mark.parametrize("name", ["parity", "s5"])
 def test_word_of_ten_thousand_symbols(name):
     """10^4 symbols through the generic forward pass (minutes at the current speed)."""

@@ -14,7 +14,6 @@ from transformer_sim.constructions.baselines import TASKS, build_baseline, check
 from transformer_sim.cot import run_cot
 from transformer_sim.floatformat import FloatFormat
 
-slow = pytest.mark.slow  # runs with COTSIM_SLOW=1 (see conftest.py)
 
 
 def first_stuck_sum(dtype) -> int:
@@ -179,7 +178,6 @@ def test_bfloat16_majority_boundary():
     assert fail is not None and sum(fail.bits) == 257 and (fail.got, fail.want) == (0, 1)
 
 
-@slow
 def test_bfloat16_count_boundary():
     """256 bits are counted; at 257 the all-ones input reads as 256 (seconds per pass)."""
     ok = build_baseline("count", 256, "bfloat16")
