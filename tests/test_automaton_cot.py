@@ -234,7 +234,7 @@ def test_long_word(name):
 
 @pytest.mark.parametrize("name", ["parity", "s5"])
 def test_word_of_ten_thousand_symbols(name):
-    """10^4 symbols through the generic forward pass (minutes at the current speed)."""
+    """10^4 symbols through the generic forward pass, in the same format as short words."""
     n = 10_000
     word = random_word(name, n, np.random.default_rng(12))
     assert cot_states(name, word) == [type(s)(s) for s in oracle(name, word)]
