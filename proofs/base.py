@@ -10,7 +10,7 @@ import sys
 import time
 import traceback
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Protocol, Sequence
+from typing import Any, Callable, Mapping, Protocol, Sequence
 
 HOLDS, FAILS = "holds", "fails"
 
@@ -104,6 +104,17 @@ def progress(message: str) -> None:
 
 
 # -- running -----------------------------------------------------------------------------
+def draw_figures(draw: Callable[..., tuple[dict, dict]], *args: Any,
+                 notes: list[str]) -> tuple[dict, dict]:
+    """``draw(*args)`` -> (figures, captions); a figure that cannot be drawn is a note,
+    never a verdict."""
+    try:
+        return draw(*args)
+    except Exception as e:  # noqa: BLE001
+        notes.append(f"figures skipped: {type(e).__name__}: {e}")
+        return {}, {}
+
+
 def run_safely(check: Check, quick: bool) -> CheckResult:
     """Run one check. An exception inside it becomes that check failing, with the
     exception as the reason (and the innermost frame, so that it can be found)."""

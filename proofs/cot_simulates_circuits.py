@@ -23,7 +23,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from .base import FAILS, HOLDS, CheckResult, Table, progress
+from .base import FAILS, HOLDS, CheckResult, Table, draw_figures, progress
 
 NAME = "cot_simulates_circuits"
 CLAIM = ("Theorem 3.3 (SIZE[T] in CoT[T, log n, 1]): a transformer of constant depth and "
@@ -187,11 +187,7 @@ def run(quick: bool = True, instances: Sequence[Instance] | None = None,
     if results:
         notes.append("Retrieval margins of the format: " + "; ".join(
             f"{k} {v}" for k, v in results[0]["margins"].rows()))
-    try:
-        figures, captions = _figures(results)
-    except Exception as e:  # noqa: BLE001 - a figure that cannot be drawn is no verdict
-        figures, captions = {}, {}
-        notes.append(f"figures skipped: {type(e).__name__}: {e}")
+    figures, captions = draw_figures(_figures, results, notes=notes)
     total = sum(r["checked"] for r in results)
     if problems:
         return CheckResult(NAME, CLAIM, FAILS, "; ".join(problems), table, figures, captions,

@@ -22,7 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
-from .base import FAILS, HOLDS, CheckResult, Table, progress
+from .base import FAILS, HOLDS, CheckResult, Table, draw_figures, progress
 from .no_cot_is_constant_depth import fit_polynomial
 
 NAME = "cot_upper_bound"
@@ -126,11 +126,7 @@ def run(quick: bool = True, subjects: Sequence[Subject] | None = None,
                  "(structural hashing), so it is smaller; a step's own part still grows with "
                  "the context it attends over, so the chain of a model whose step size "
                  "grows with length is superlinear in T when T >> n.")
-    try:
-        figures, captions = _figures(measured)
-    except Exception as e:  # noqa: BLE001
-        figures, captions = {}, {}
-        notes.append(f"figures skipped: {type(e).__name__}: {e}")
+    figures, captions = draw_figures(_figures, measured, notes=notes)
     if problems:
         return CheckResult(NAME, CLAIM, FAILS, "; ".join(problems), table, figures, captions,
                            tuple(notes), quick)

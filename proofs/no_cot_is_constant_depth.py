@@ -24,7 +24,7 @@ import math
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
-from .base import FAILS, HOLDS, CheckResult, Table, progress
+from .base import FAILS, HOLDS, CheckResult, Table, draw_figures, progress
 
 NAME = "no_cot_is_constant_depth"
 CLAIM = ("Theorems 3.1/3.2 (no CoT: constant depth, polynomial size): a fixed "
@@ -192,11 +192,7 @@ def run(quick: bool = True, subjects: Sequence[Subject] | None = None,
                  "counts gates (inputs and constants excluded); 'wires' counts fan-in "
                  "edges, which grow even where the gate count does not (a threshold gate's "
                  "fan-in grows with n).")
-    try:
-        figures, captions = _figures(measured)
-    except Exception as e:  # noqa: BLE001 - a figure that cannot be drawn is no verdict
-        figures, captions = {}, {}
-        notes.append(f"figures skipped: {type(e).__name__}: {e}")
+    figures, captions = draw_figures(_figures, measured, notes=notes)
     if problems:
         return CheckResult(NAME, CLAIM, FAILS, "; ".join(problems), table, figures, captions,
                            tuple(notes), quick)

@@ -36,7 +36,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from .base import FAILS, HOLDS, CheckResult, Table, progress
+from .base import FAILS, HOLDS, CheckResult, Table, draw_figures, progress
 
 NAME = "precision_limits"
 CLAIM = ("AC0 vs TC0 (precision): the no-CoT uniform-attention count/parity transformers are "
@@ -225,11 +225,7 @@ def run(quick: bool = True, log_ns: Sequence[int] | None = None,
               "reaches B, so the counts fail later than N.",
               "O(log n) rows: log_precision_format(n) has ceil(log2(n + 1)) stored mantissa "
               "bits, so N = 2^(m+1) + 1 > n."]
-    try:
-        figures, captions = _figures(curves)
-    except Exception as e:  # noqa: BLE001
-        figures, captions = {}, {}
-        notes.append(f"figures skipped: {type(e).__name__}: {e}")
+    figures, captions = draw_figures(_figures, curves, notes=notes)
     if problems:
         return CheckResult(NAME, CLAIM, FAILS, "; ".join(problems), table, figures, captions,
                            tuple(notes), quick)

@@ -23,7 +23,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from .base import FAILS, HOLDS, CheckResult, Table, progress
+from .base import FAILS, HOLDS, CheckResult, Table, draw_figures, progress
 
 NAME = "regular_languages_by_cot"
 CLAIM = ("Corollary 3.4 / Theorem 3.5 (regular languages with CoT): a one-layer, one-head "
@@ -162,11 +162,7 @@ def run(quick: bool = True, tasks: Sequence[Task] | None = None,
             f"{k} {v}" for k, v in automaton_margins(spec).rows()))
     except Exception as e:  # noqa: BLE001 - the margins are a note, the runs decide
         notes.append(f"margins not computed: {type(e).__name__}: {e}")
-    try:
-        figures, captions = _figures(results, tasks[0], spec)
-    except Exception as e:  # noqa: BLE001
-        figures, captions = {}, {}
-        notes.append(f"figures skipped: {type(e).__name__}: {e}")
+    figures, captions = draw_figures(_figures, results, tasks[0], spec, notes=notes)
     if problems:
         return CheckResult(NAME, CLAIM, FAILS, "; ".join(problems), table, figures, captions,
                            tuple(notes), quick)

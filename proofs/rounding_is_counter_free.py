@@ -21,7 +21,7 @@ from typing import Sequence
 
 import numpy as np
 
-from .base import FAILS, HOLDS, CheckResult, Table, progress
+from .base import FAILS, HOLDS, CheckResult, Table, draw_figures, progress
 
 NAME = "rounding_is_counter_free"
 CLAIM = ("Rounded iterative summation x -> [x + a] over a finite-precision format is an "
@@ -219,11 +219,7 @@ def run(quick: bool = True, families: Sequence[Generators] | None = None,
                      "(a monotone map of a chain has only fixed points on its cycles).")
     notes.append("max index: the largest k with m^(k-1) != m^k = m^(k+1) over the monoid; "
                  "applying any element more than k times changes nothing further.")
-    try:
-        figures, captions = _figures(fams)
-    except Exception as e:  # noqa: BLE001 - a figure that cannot be drawn is no verdict
-        figures, captions = {}, {}
-        notes.append(f"figures skipped: {type(e).__name__}: {e}")
+    figures, captions = draw_figures(_figures, fams, notes=notes)
     if problems:
         return CheckResult(NAME, CLAIM, FAILS, "; ".join(problems), table, figures, captions,
                            tuple(notes), quick)

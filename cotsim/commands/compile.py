@@ -13,15 +13,7 @@ import argparse
 import json
 import os
 
-
-def _positive(text: str) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if v < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} must be at least 1")
-    return v
+from ._args import positive
 
 
 def register(sub: argparse._SubParsersAction, name: str) -> None:
@@ -32,7 +24,7 @@ def register(sub: argparse._SubParsersAction, name: str) -> None:
                        "id (LSB first) and an 'undefined' bit. Exact sums give a depth that "
                        "does not grow with the length; iterative sums O(log n).")
     p.add_argument("model", help="a model .npz file")
-    p.add_argument("--seq-len", type=_positive, required=True, metavar="N",
+    p.add_argument("--seq-len", type=positive, required=True, metavar="N",
                    help="the prompt length n")
     p.add_argument("--sum", choices=("exact", "iterative"), default=None,
                    help="sum mode (default: the model's own); the circuit agrees with the "
@@ -41,7 +33,7 @@ def register(sub: argparse._SubParsersAction, name: str) -> None:
                    help="exact sums: one THR gate per threshold of the integer sum "
                    "(thermometer) or column sums and carry-lookahead (blockwise); auto "
                    "picks the smaller")
-    p.add_argument("--cot", type=_positive, default=None, metavar="T",
+    p.add_argument("--cot", type=positive, default=None, metavar="T",
                    help="compile T CoT steps chained into one circuit (outputs: T tokens, "
                         "then 'undefined')")
     p.add_argument("-o", "--output", required=True, metavar="C.json",
@@ -50,12 +42,12 @@ def register(sub: argparse._SubParsersAction, name: str) -> None:
     p.add_argument("--verify", action="store_true",
                    help="check the circuit against the simulator: every prompt when V^n <= "
                         "65536, else 2000 random ones (exit 1 on a disagreement)")
-    p.add_argument("--samples", type=_positive, default=2000,
+    p.add_argument("--samples", type=positive, default=2000,
                    help="random prompts for --verify when not exhaustive (default 2000)")
     p.add_argument("--draw", default=None, metavar="OUT.svg",
                    help="also write a diagram (.svg or .dot), clustered by origin tag")
     p.add_argument("--force", action="store_true", help="overwrite existing output files")
-    p.add_argument("--budget", type=_positive, default=None, metavar="GATES",
+    p.add_argument("--budget", type=positive, default=None, metavar="GATES",
                    help="refuse circuits estimated larger than this (default 2000000)")
     p.set_defaults(run=run)
 

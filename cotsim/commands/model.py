@@ -13,25 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 
-
-def _positive(text: str) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if v < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} must be at least 1")
-    return v
-
-
-def _seed(text: str) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if v < 0:
-        raise argparse.ArgumentTypeError(f"{text!r} must be >= 0")
-    return v
+from ._args import int_at_least, positive
 
 
 def register(sub: argparse._SubParsersAction, name: str) -> None:
@@ -44,19 +26,19 @@ def register(sub: argparse._SubParsersAction, name: str) -> None:
     r = msub.add_parser("random", help="write a random model",
                         description="Write a random model whose weights are values of the "
                         "format, scaled so that most prompts are defined (Z_i > 0).")
-    r.add_argument("--vocab", type=_positive, required=True, help="vocabulary size V")
-    r.add_argument("--layers", type=_positive, required=True, help="number of layers L")
-    r.add_argument("--heads", type=_positive, required=True, help="heads per layer H")
-    r.add_argument("--d-model", type=_positive, required=True, help="embedding width d")
-    r.add_argument("--d-ff", type=_positive, required=True, help="MLP width f")
-    r.add_argument("--max-len", type=_positive, required=True,
+    r.add_argument("--vocab", type=positive, required=True, help="vocabulary size V")
+    r.add_argument("--layers", type=positive, required=True, help="number of layers L")
+    r.add_argument("--heads", type=positive, required=True, help="heads per layer H")
+    r.add_argument("--d-model", type=positive, required=True, help="embedding width d")
+    r.add_argument("--d-ff", type=positive, required=True, help="MLP width f")
+    r.add_argument("--max-len", type=positive, required=True,
                    help="positions N (rows of PE)")
     r.add_argument("--format", required=True,
                    help="paper:e=E,s=S, ieee:e=E,m=M, float16, bfloat16, e5m2 or float64")
-    r.add_argument("--seed", type=_seed, required=True, help="random seed (>= 0)")
+    r.add_argument("--seed", type=int_at_least(0), required=True, help="random seed (>= 0)")
     r.add_argument("--sum", choices=("iterative", "exact"), default="iterative",
                    help="sum mode (default: iterative, the paper's rule)")
-    r.add_argument("--d-head", type=_positive, default=None,
+    r.add_argument("--d-head", type=positive, default=None,
                    help="width per head k (default: max(1, d_model // heads))")
     r.add_argument("-o", "--output", required=True, help="the .npz file to write")
     r.add_argument("--force", action="store_true", help="overwrite an existing file")
@@ -69,7 +51,7 @@ def register(sub: argparse._SubParsersAction, name: str) -> None:
     u.add_argument("model", help="a model .npz file")
     u.add_argument("--tokens", action="append", required=True, metavar="IDS",
                    help="a prompt: comma-separated token ids, e.g. 0,1,1,0 (repeatable)")
-    u.add_argument("--cot", type=_positive, default=None, metavar="T",
+    u.add_argument("--cot", type=positive, default=None, metavar="T",
                    help="generate T tokens, feeding each back in")
     u.set_defaults(run=run_run)
 
