@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
@@ -98,10 +99,12 @@ def check_instance(inst: Instance, vectors: int, build: Callable, seed: int = 0,
     T, n = cot.cot_steps, c.num_inputs
     gate_steps = [s for s, node in enumerate(prog.step_node) if node >= 0]
     gate_nodes = np.array([prog.step_node[s] for s in gate_steps], dtype=np.int64)
-    checked, first_bad, traces = 0, None, []
+    checked, first_bad, traces, seconds = 0, None, [], []
     for v, x in enumerate(X):
         bits = [int(b) for b in x]
+        t0 = time.perf_counter()
         trace = run_cot(cot.model, cot.prompt(bits), T, record_attention=record)
+        seconds.append(time.perf_counter() - t0)
         if record:
             traces.append(trace)
         want = np.empty(T, dtype=np.int64)
@@ -127,7 +130,8 @@ def check_instance(inst: Instance, vectors: int, build: Callable, seed: int = 0,
             "heads": m.heads, "d_ff": m.layers[0].W1.shape[0], "d_model": m.d_model,
             "format": m.fmt.spec, "vectors": len(X), "checked": checked,
             "expected": len(X) * T, "bad": first_bad, "cot": cot, "traces": traces,
-            "lowered": low, "X": X, "margins": cot.margins}
+            "lowered": low, "X": X, "margins": cot.margins,
+            "seconds_per_run": float(np.median(seconds)) if seconds else 0.0}
 
 
 def _build_default(circuit):
@@ -205,6 +209,17 @@ def _figures(results: list[dict]) -> tuple[dict, dict]:
     from .cot_figures import attention_heatmap, trace_svg, width_chart
 
     figures, captions = {}, {}
+    timed = [r for r in results if r["seconds_per_run"] > 0 and not r["traces"]]
+    if len(timed) >= 2:
+        name = "time_vs_T.svg"
+        figures[name], slope = _time_chart(timed)
+        captions[name] = ("Seconds per CoT run (median over the inputs, without recording "
+                          "attention) against the number of CoT steps T, on log-log axes. "
+                          f"The fitted slope, {slope:.2f}, is the exponent of T. A step at "
+                          "position t costs O(t d + d^2): near 1 while the fixed per-step "
+                          "work dominates, tending to 2 once attention over the t earlier "
+                          "positions does (docs/performance.md measures 1.93 up to "
+                          "T = 39489).")
     if results:
         name = "width_vs_log.svg"
         figures[name] = width_chart(results, C_WIDTH)
@@ -231,6 +246,20 @@ def _figures(results: list[dict]) -> tuple[dict, dict]:
                           "every step puts weight exactly 1 on the positions of its gate's "
                           "two inputs (one-hot, as the retrieval margins guarantee).")
     return figures, captions
+
+
+def _time_chart(results: list[dict]) -> tuple[str, float]:
+    from .svg import line_chart
+
+    T = np.log2([r["T"] for r in results])
+    sec = np.log2([r["seconds_per_run"] for r in results])
+    slope, icpt = np.polyfit(T, sec, 1)
+    xs = np.array([T.min(), T.max()])
+    svg = line_chart([("instances", T, sec, "points"),
+                      (f"fit: slope {slope:.2f}", xs, slope * xs + icpt, "dashed")],
+                     "CoT time against T (log-log)", "log2 T (CoT steps)",
+                     "log2 seconds per run")
+    return svg, float(slope)
 
 
 if __name__ == "__main__":
