@@ -89,6 +89,8 @@ def expected_shapes(meta: dict[str, Any]) -> dict[str, tuple[int, ...]]:
 
 def from_bytes(data: bytes, path: str = "<model>") -> Model:
     """Read a model from `.npz` bytes; errors name ``path``."""
+    if not data.startswith(b"PK"):  # an .npz is a zip archive; never let np.load guess
+        raise ModelError(f"{path}: not a cotsim model .npz file (not a zip archive)")
     try:
         npz = np.load(io.BytesIO(data), allow_pickle=False)
     except (ValueError, OSError, EOFError, zipfile.BadZipFile) as e:
