@@ -16,9 +16,9 @@ from circuits import CircuitBuilder, CotsimInputError, Kind, ParseError
 from circuits import bench, blif
 from circuits.io import load
 from cotsim.cli import main
-from tests.conftest import (ABC, BENCHMARKS, EPFL_BLIF, ISCAS, ISCAS_UPPER, REPO, bench_id,
+from conftest import (ABC, BENCHMARKS, EPFL_BLIF, ISCAS, ISCAS_UPPER, REPO, bench_id,
                             needs_abc, needs_benchmarks)
-from tests.reference import reference_evaluate
+from reference import reference_evaluate
 
 # Copied from SOURCES.md, section 2 (the published ISCAS-85 figures, checked there against
 # Bryan 1988 and Hansen/Yalcin/Hayes 1999): PIs, POs, gates, depth, max fan-in, gate mix.

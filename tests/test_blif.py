@@ -14,10 +14,10 @@ from circuits import CircuitBuilder, Kind, ParseError
 from circuits import blif
 from circuits.io import load, load_file
 from cotsim.cli import main
-from tests.conftest import BENCHMARKS, EPFL_BLIF, ISCAS, ISCAS_UPPER, bench_id, needs_abc, \
+from conftest import BENCHMARKS, EPFL_BLIF, ISCAS, ISCAS_UPPER, bench_id, needs_abc, \
     needs_benchmarks
-from tests.reference import reference_evaluate
-from tests.test_bench import abc_cec, all_vectors, named_circuits, same_function
+from reference import reference_evaluate
+from test_bench import abc_cec, all_vectors, named_circuits, same_function
 
 # Copied from SOURCES.md, section 2 (EPFL): PIs, POs, BLIF .names, AIG depth (computed there
 # from the .aig files, in AND nodes).

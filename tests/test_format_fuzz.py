@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 
 from circuits import CotsimInputError
 from circuits import bench, blif
-from tests.conftest import BENCHMARKS, needs_benchmarks
-from tests.reference import reference_evaluate
+from conftest import BENCHMARKS, needs_benchmarks
+from reference import reference_evaluate
 
 SEEDS = {
     ".bench": [BENCHMARKS / "iscas85" / n for n in
