@@ -172,11 +172,13 @@ def _flip(t: tuple[int, int, int, int], ia: int, ib: int) -> tuple[int, int, int
 
 
 def _table(kind: Kind, arity: int) -> tuple[int, int, int, int]:
-    t = _TABLES[kind]
     if arity == 1 and kind not in (Kind.BUF, Kind.NOT):
-        # one input x used twice: f(x, x); the off-diagonal entries are never read
-        return (t[0], t[0], t[3], t[3])
-    return t
+        # A one-input gate reads its input twice (B repeats A). In the IR, AND(x), OR(x)
+        # and XOR(x) are x, and NAND(x), NOR(x) and XNOR(x) are NOT x (XOR is parity,
+        # not f(x, x)).
+        negated = kind in (Kind.NAND, Kind.NOR, Kind.XNOR)
+        return _TABLES[Kind.NOT if negated else Kind.BUF]
+    return _TABLES[kind]
 
 
 @dataclass(frozen=True)
