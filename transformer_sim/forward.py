@@ -37,8 +37,8 @@ from numba import njit
 from . import fparith
 from .errors import ModelError, ModelUndefined
 from .floatformat import FAMILY, KPAPER, MINPOS, PAPER
-from .fparith import (_MAX_PARTIALS, _dot, _grow, _round_expansion, add, div, dot, exp_,
-                      fx_add, fx_clip, fx_div, fx_exp, fx_mul, matvec, mul, relu, rnd,
+from .fparith import (_MAX_PARTIALS, _dot, add, div, dot, exact_finish, exact_push, exp_,
+                      fx_add, fx_clip, fx_div, fx_exp, fx_mul, matvec, mul, relu,
                       sum_exact, sum_iterative)
 from .model import Model
 
@@ -85,15 +85,8 @@ def _dot_csr(ptr, idx, val, r, x, mode, P, parts):
     plain = 0.0
     finite = True
     for e in range(lo, hi):
-        p = mul(val[e], x[idx[e]], P)
-        plain += p
-        if math.isfinite(p):
-            m = _grow(parts, m, p)
-        else:
-            finite = False
-    if not finite:
-        return rnd(plain, P)
-    return _round_expansion(parts, m, P)
+        m, plain, finite = exact_push(parts, m, plain, finite, mul(val[e], x[idx[e]], P))
+    return exact_finish(parts, m, plain, finite, P)
 
 
 @njit(cache=True)
@@ -137,15 +130,8 @@ def _dot_sel(w, x, sel, n, mode, P, parts):
     plain = 0.0
     finite = True
     for i in range(n):
-        p = mul(w[sel[i]], x[sel[i]], P)
-        plain += p
-        if math.isfinite(p):
-            m = _grow(parts, m, p)
-        else:
-            finite = False
-    if not finite:
-        return rnd(plain, P)
-    return _round_expansion(parts, m, P)
+        m, plain, finite = exact_push(parts, m, plain, finite, mul(w[sel[i]], x[sel[i]], P))
+    return exact_finish(parts, m, plain, finite, P)
 
 
 @njit(cache=True)

@@ -426,6 +426,25 @@ def _round_expansion(parts, m, P):
 
 
 @njit(cache=True)
+def exact_push(parts, m, plain, finite, x):
+    """Add one term to an exact sum in progress: (partials, count, plain float sum, all
+    terms finite so far) -> the new (count, plain, finite). `exact_finish` rounds it."""
+    if math.isfinite(x):
+        m = _grow(parts, m, x)
+    else:
+        finite = False
+    return m, plain + x, finite
+
+
+@njit(cache=True)
+def exact_finish(parts, m, plain, finite, P):
+    """The exact sum pushed so far, rounded once; with an inf/NaN term, IEEE semantics."""
+    if not finite:
+        return rnd(plain, P)
+    return _round_expansion(parts, m, P)
+
+
+@njit(cache=True)
 def _new_parts(n):
     return np.empty(min(n, _MAX_PARTIALS) + 2, dtype=np.float64)
 
@@ -439,15 +458,8 @@ def sum_exact(v, P):
     plain = 0.0
     finite = True
     for i in range(n):
-        x = v[i]
-        plain += x
-        if math.isfinite(x):
-            m = _grow(parts, m, x)
-        else:
-            finite = False
-    if not finite:
-        return rnd(plain, P)              # inf/NaN terms: IEEE semantics
-    return _round_expansion(parts, m, P)
+        m, plain, finite = exact_push(parts, m, plain, finite, v[i])
+    return exact_finish(parts, m, plain, finite, P)
 
 
 @njit(cache=True)
@@ -464,15 +476,8 @@ def _dot(w, x, mode, P, parts):
     plain = 0.0
     finite = True
     for c in range(n):
-        p = mul(w[c], x[c], P)
-        plain += p
-        if math.isfinite(p):
-            m = _grow(parts, m, p)
-        else:
-            finite = False
-    if not finite:
-        return rnd(plain, P)
-    return _round_expansion(parts, m, P)
+        m, plain, finite = exact_push(parts, m, plain, finite, mul(w[c], x[c], P))
+    return exact_finish(parts, m, plain, finite, P)
 
 
 @njit(cache=True)
