@@ -117,13 +117,7 @@ class _Reader:
                                  "(a positive variable)", line)
             self._define(defined, lit >> 1, line)
             inputs.append(lit)
-        outputs: list[tuple[int, int]] = []
-        for k in range(h["O"]):
-            line += 1
-            text, pos = self.next_line(pos, f"output {k} of {h['O']}", line)
-            lit = self.literal(self.numbers(text, 1, "an output literal", line)[0], h,
-                               "output", line)
-            outputs.append((lit, line))
+        outputs, pos, line = self.output_lines(h, pos, line)
         ands: dict[int, tuple[int, int, int]] = {}  # lhs variable -> (rhs0, rhs1, line)
         for k in range(h["A"]):
             line += 1
@@ -187,9 +181,8 @@ class _Reader:
                     order.append(var)
         return order
 
-    def binary_body(self, h: dict[str, int], pos: int):
-        line = 1
-        inputs = [2 * (k + 1) for k in range(h["I"])]
+    def output_lines(self, h: dict[str, int], pos: int, line: int):
+        """The O output lines: [(literal, line)], then the position and line after them."""
         outputs: list[tuple[int, int]] = []
         for k in range(h["O"]):
             line += 1
@@ -197,6 +190,12 @@ class _Reader:
             lit = self.literal(self.numbers(text, 1, "an output literal", line)[0], h,
                                "output", line)
             outputs.append((lit, line))
+        return outputs, pos, line
+
+    def binary_body(self, h: dict[str, int], pos: int):
+        line = 1
+        inputs = [2 * (k + 1) for k in range(h["I"])]
+        outputs, pos, line = self.output_lines(h, pos, line)
         data = self.data
         if 2 * h["A"] > len(data) - pos:
             raise self.error(f"file ends inside the AND section: {h['A']} ANDs need at least "

@@ -13,7 +13,7 @@ import argparse
 import json
 import os
 
-from ._args import positive
+from ._args import check_output, positive
 
 
 def register(sub: argparse._SubParsersAction, name: str) -> None:
@@ -52,27 +52,15 @@ def register(sub: argparse._SubParsersAction, name: str) -> None:
     p.set_defaults(run=run)
 
 
-def _check_target(path: str, force: bool, src: str) -> None:
-    from circuits.errors import CotsimInputError
-    from circuits.io import extension
-
-    extension(path)
-    if os.path.lexists(path):
-        if not force:
-            raise CotsimInputError(f"{path}: exists; pass --force to overwrite it")
-        if os.path.exists(src) and os.path.samefile(src, path):
-            raise CotsimInputError(f"{path}: is the model file; write somewhere else")
-
-
 def run(args: argparse.Namespace) -> int:
     from circuits.errors import CotsimInputError
     from circuits.io import save
 
-    _check_target(args.output, args.force, args.model)
+    check_output(args.model, args.output, args.force, "model file")
     if args.draw is not None:
         if os.path.splitext(args.draw)[1].lower() not in (".svg", ".dot"):
             raise CotsimInputError(f"--draw {args.draw}: expected a .svg or .dot file")
-        _check_target(args.draw, args.force, args.model)
+        check_output(args.model, args.draw, args.force, "model file")
         if os.path.abspath(args.draw) == os.path.abspath(args.output):
             raise CotsimInputError("--draw and -o name the same file")
 

@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 import argparse
-import os
+
+from ._args import check_output
 
 
 def register(sub: argparse._SubParsersAction, name: str) -> None:
@@ -15,20 +16,6 @@ def register(sub: argparse._SubParsersAction, name: str) -> None:
     p.add_argument("output", metavar="OUT", help="the file to write")
     p.add_argument("--force", action="store_true", help="overwrite OUT if it exists")
     p.set_defaults(run=run)
-
-
-def check_output(src: str, dst: str, force: bool) -> None:
-    """Fail early, before any work: an unknown output format, an existing output without
-    --force, or an output that is the input itself (inputs are never modified)."""
-    from circuits.errors import CotsimInputError
-    from circuits.io import extension
-
-    extension(dst)
-    if os.path.lexists(dst):
-        if not force:
-            raise CotsimInputError(f"{dst}: exists; pass --force to overwrite it")
-        if os.path.exists(src) and os.path.samefile(src, dst):
-            raise CotsimInputError(f"{dst}: is the input file; write somewhere else")
 
 
 def run(args: argparse.Namespace) -> int:

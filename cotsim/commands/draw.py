@@ -28,7 +28,7 @@ def run(args: argparse.Namespace) -> int:
     from circuits.errors import CotsimInputError
     from circuits.io import extension, load, save
 
-    from .convert import check_output
+    from ._args import check_output
 
     extension(args.file)
     ext = extension(args.output)
