@@ -113,6 +113,22 @@ def new_context(model: Model, budget: int, optimise: bool = True,
     return Ctx(model.fmt, CircuitBuilder(strash=optimise, fold=optimise), budget, adder)
 
 
+def finish_circuit(ctx: Ctx, tokens: dict[str, list[int]], undef: int,
+                   optimise: bool) -> Circuit:
+    """Wire the outputs (each token bit gated by NOT undefined, then the ``undefined`` bit;
+    tagged ``argmax``), build, and sweep dead gates when optimising. ``tokens`` maps an
+    output-name prefix to that token's bits, least significant first."""
+    b = ctx.b
+    with ctx.tag("argmax"):
+        ok = b.NOT(undef)
+        for prefix, raw in tokens.items():
+            for j, bit in enumerate(raw):
+                b.output(f"{prefix}{j}", b.AND(bit, ok))
+        b.output("undefined", undef)
+    circuit = b.build()
+    return sweep(circuit) if optimise else circuit
+
+
 def compile_model(model: Model, seq_len: int, sum_mode: str | None = None,
                   budget: int = DEFAULT_BUDGET, optimise: bool = True,
                   exact_adder: str = "auto") -> CompiledModel:
@@ -133,13 +149,6 @@ def compile_model(model: Model, seq_len: int, sum_mode: str | None = None,
     tokens = [token_bundle(b.inputs([f"x{i}_{j}" for j in range(nb)]), model.vocab)
               for i in range(seq_len)]
     raw, undef = Walker(ctx, model, mode).run(tokens)
-    with ctx.tag("argmax"):
-        ok = b.NOT(undef)
-        for j, bit in enumerate(raw):
-            b.output(f"tok{j}", b.AND(bit, ok))
-        b.output("undefined", undef)
-    circuit = b.build()
-    if optimise:
-        circuit = sweep(circuit)
+    circuit = finish_circuit(ctx, {"tok": raw}, undef, optimise)
     return CompiledModel(circuit, model, seq_len, mode, est, budget,
                          time.perf_counter() - start, adder=adder)

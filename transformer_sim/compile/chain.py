@@ -21,10 +21,9 @@ import time
 import numpy as np
 
 from circuits.errors import CotsimInputError
-from circuits.normalize import sweep
 
 from ..model import Model
-from . import CompiledModel, check_compilable, new_context, with_sum_mode
+from . import CompiledModel, check_compilable, finish_circuit, new_context, with_sum_mode
 from .budget import DEFAULT_BUDGET, estimate
 from .compiler import Walker, token_bits, token_bundle
 
@@ -58,13 +57,7 @@ def compile_chain(model: Model, prompt_len: int, steps: int, sum_mode: str | Non
         tokens = tokens + [token_bundle(raw, model.vocab)]
     with ctx.tag("argmax"):
         undef = b.OR(*undefs) if len(undefs) > 1 else undefs[0]
-        ok = b.NOT(undef)
-        for s, raw in enumerate(raws):
-            for j, bit in enumerate(raw):
-                b.output(f"step{s}_tok{j}", b.AND(bit, ok))
-        b.output("undefined", undef)
-    circuit = b.build()
-    if optimise:
-        circuit = sweep(circuit)
+    circuit = finish_circuit(ctx, {f"step{s}_tok": raw for s, raw in enumerate(raws)}, undef,
+                             optimise)
     return CompiledModel(circuit, model, prompt_len, mode, est, budget,
                          time.perf_counter() - start, steps=steps, adder=adder)
