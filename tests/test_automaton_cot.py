@@ -11,8 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from circuits.errors import CotsimInputError
-from transformer_sim.automata import DFA, AutomatonError, automaton, modp, parity, s5, sqmod, \
-    symmetric
+from transformer_sim.automata import DFA, MAX_P, AutomatonError, automaton, modp, parity, s5, \
+    sqmod, symmetric
 from transformer_sim.constructions.automaton_cot import MAX_WORD, automaton_margins, \
     build_automaton_cot, minimum_fixed_point_format, run_automaton_cot
 from transformer_sim.constructions.retrieval import DEFAULT_SPEC, FormatTooCoarse
@@ -142,7 +142,7 @@ def test_word_errors(name, word, message):
 
 @pytest.mark.parametrize("name, match", [
     ("s6", "unknown automaton 's6'"), ("modp", "needs a modulus"), ("modp:1", "from 2 to"),
-    ("modp:x", "from 2 to"), ("sqmod:65", "from 2 to"), ("sqmod:-3", "from 2 to"),
+    ("modp:x", "from 2 to"), (f"sqmod:{MAX_P + 1}", "from 2 to"), ("sqmod:-3", "from 2 to"),
     ("", "unknown automaton"),
 ])
 def test_bad_automaton_names(name, match):

@@ -23,14 +23,20 @@ import functools
 import itertools
 import re
 from dataclasses import dataclass, field
-from typing import Any, Hashable, Sequence
+from typing import Any, Callable, Hashable, Sequence
 
 import numpy as np
 
 from .errors import ModelError
 
-#: largest P for modp:P and sqmod:P: the generic construction has P * |Sigma| hidden units
-MAX_P = 64
+#: largest P for modp:P and sqmod:P as automata: their labels alone take about 150 bytes
+#: a state. The CoT construction refuses smaller P when its model would not fit in memory
+#: (`automaton_cot.MEMORY_BUDGET`); at word lengths up to 10^4 that is P of about 10^5.
+MAX_P = 1 << 20
+
+#: a transition function is tabulated into ``delta`` while |Q| * |Sigma| is at most this
+#: (8 MiB of int64); beyond, `DFA.delta` is None and `DFA.step` answers
+TABULATE_LIMIT = 1 << 20
 
 
 class AutomatonError(ModelError):
@@ -55,6 +61,11 @@ class DFA:
     ``permutation_degree``: k when states and symbols are the permutations of 0..k-1 in
     one-line notation and delta(q, g) = (x -> g[q[x]]) (checked), which lets the CoT
     construction use the structured permutation MLP.
+    ``step``: instead of ``delta`` (pass None), a vectorised transition function on
+    index arrays; it is tabulated into ``delta`` while |Q| |Sigma| <= `TABULATE_LIMIT`,
+    and ``delta`` stays None beyond (modp:10007 would need 800 MB).
+    ``arithmetic``: ("add", P) for modp:P, ("square", P) for sqmod:P, which lets the CoT
+    construction use binary state codes instead of one hidden unit per (state, symbol).
     Raises `AutomatonError` naming what is wrong.
     """
 
@@ -62,10 +73,12 @@ class DFA:
     states: tuple[Hashable, ...]
     alphabet: tuple[str, ...]
     start: Hashable
-    delta: np.ndarray
+    delta: np.ndarray | None
     permutation_degree: int | None = None
     alphabet_text: str | None = None  # how error messages describe the alphabet
     word_rule: WordRule | None = None
+    step: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None
+    arithmetic: tuple[str, int] | None = None
     _state_index: dict = field(default=None, init=False, repr=False)  # type: ignore[assignment]
     _symbol_index: dict = field(default=None, init=False, repr=False)  # type: ignore[assignment]
 
@@ -86,11 +99,21 @@ class DFA:
         if self.start not in sidx:
             raise AutomatonError(f"automaton {self.name}: start state {self.start!r} is not "
                                  "one of its states")
+        object.__setattr__(self, "_state_index", sidx)
+        object.__setattr__(self, "_symbol_index", {a: i for i, a in enumerate(self.alphabet)})
+        Q, S = len(self.states), len(self.alphabet)
+        if self.delta is None:
+            if self.step is None:
+                raise AutomatonError(f"automaton {self.name}: give a transition table "
+                                     "(delta) or a transition function (step)")
+            if Q * S > TABULATE_LIMIT:
+                return  # too large to tabulate: transitions come from step
+            qs, ss = np.meshgrid(np.arange(Q), np.arange(S), indexing="ij")
+            object.__setattr__(self, "delta", np.asarray(self.step(qs, ss)))
         try:
             table = np.array(self.delta, copy=True)
         except (TypeError, ValueError) as e:
             raise AutomatonError(f"automaton {self.name}: transition table: {e}") from None
-        Q, S = len(self.states), len(self.alphabet)
         if table.shape != (Q, S):
             raise AutomatonError(f"automaton {self.name}: the transition table has shape "
                                  f"{table.shape}, expected (states, symbols) = ({Q}, {S}): "
@@ -111,8 +134,6 @@ class DFA:
         table = table.astype(np.int64)
         table.setflags(write=False)
         object.__setattr__(self, "delta", table)
-        object.__setattr__(self, "_state_index", sidx)
-        object.__setattr__(self, "_symbol_index", {a: i for i, a in enumerate(self.alphabet)})
         if self.permutation_degree is not None:
             self._check_permutations(int(self.permutation_degree))
 
@@ -167,21 +188,51 @@ class DFA:
         self.check_word(word)
         return word
 
-    def check_word(self, word: Sequence[str]) -> None:
+    def parse_word_text(self, text: str, source: str) -> tuple[str, ...]:
+        """The word of a word file: symbols separated by commas, newlines or both; blank
+        lines and a comma at either end of a line are ignored. A bad symbol is reported as
+        ``source:line``; `AutomatonError` also for an empty word."""
+        word: list[str] = []
+        lines: list[int] = []
+        for number, line in enumerate(text.splitlines(), start=1):
+            fields = [f.strip() for f in line.split(",")]
+            if fields and not fields[-1]:
+                fields.pop()  # "a,b," then a newline: the comma and the newline both separate
+            if fields and not fields[0]:
+                fields.pop(0)
+            word.extend(fields)
+            lines.extend([number] * len(fields))
+        if not word:
+            raise AutomatonError(f"{source}: the word is empty: give at least one symbol of "
+                                 f"{self.name} ({self.describe_alphabet()})")
+        self.check_word(word, where=lambda i: f"{source}:{lines[i - 1]}: ")
+        return tuple(word)
+
+    def check_word(self, word: Sequence[str],
+                   where: Callable[[int], str] | None = None) -> None:
+        """`AutomatonError` at the first symbol outside the alphabet or against the word
+        rule; ``where(i)`` prefixes the message of position i (e.g. ``file:line: ``)."""
         for i, a in enumerate(word, 1):
+            prefix = where(i) if where is not None else ""
             if a not in self._symbol_index:
                 shown = f"symbol {a!r}" if a else "an empty symbol"
-                raise AutomatonError(f"{shown} at position {i} is not in the alphabet of "
-                                     f"{self.name}: {self.describe_alphabet()}")
+                raise AutomatonError(f"{prefix}{shown} at position {i} is not in the alphabet "
+                                     f"of {self.name}: {self.describe_alphabet()}")
             rule = self.word_rule
             if rule is not None and a not in (rule.first if i == 1 else rule.rest):
-                raise AutomatonError(f"symbol {a!r} at position {i}: a word of {self.name} "
-                                     f"is {rule.text}")
+                raise AutomatonError(f"{prefix}symbol {a!r} at position {i}: a word of "
+                                     f"{self.name} is {rule.text}")
 
     def run_indices(self, symbols: Sequence[int] | np.ndarray) -> np.ndarray:
         """State indices after each symbol index."""
         out = np.empty(len(symbols), dtype=np.int64)
         q = self.start_index
+        if self.delta is None:
+            step = self.step
+            for i, a in enumerate(symbols):
+                q = int(step(np.int64(q), np.int64(a)))
+                out[i] = q
+            return out
         delta = self.delta
         for i, a in enumerate(symbols):
             q = int(delta[q, int(a)])
@@ -222,9 +273,8 @@ def parity() -> DFA:
 def modp(P: int) -> DFA:
     """Symbols 0..P-1; the state is the running sum mod P."""
     P = _check_p("modp", P)
-    q = np.arange(P)
     return DFA(f"modp:{P}", states=tuple(range(P)), alphabet=tuple(map(str, range(P))),
-               start=0, delta=(q[:, None] + q[None, :]) % P)
+               start=0, delta=None, step=lambda q, a: (q + a) % P, arithmetic=("add", P))
 
 
 @functools.lru_cache(maxsize=None)
@@ -253,14 +303,16 @@ def sqmod(P: int) -> DFA:
     """Iterated squaring mod P: the word R,^2,...,^2 has states R, R^2, R^4, ... mod P."""
     P = _check_p("sqmod", P)
     residues = tuple(map(str, range(P)))
-    q = np.arange(P)
-    delta = np.empty((P, P + 1), dtype=np.int64)
-    delta[:, :P] = q[None, :]  # a residue symbol R sets the state to R
-    delta[:, P] = (q * q) % P  # ^2 squares
+
+    def step(q: np.ndarray, a: np.ndarray) -> np.ndarray:
+        # a residue symbol R (index R < P) sets the state to R; ^2 (index P) squares
+        q, a = np.asarray(q, dtype=np.int64), np.asarray(a, dtype=np.int64)
+        return np.where(a == P, (q * q) % P, a)
+
     rule = WordRule(first=frozenset(residues), rest=frozenset({"^2"}),
                     text=f"a start residue R in 0..{P - 1} followed by symbols ^2")
     return DFA(f"sqmod:{P}", states=tuple(range(P)), alphabet=residues + ("^2",), start=0,
-               delta=delta, word_rule=rule)
+               delta=None, step=step, word_rule=rule, arithmetic=("square", P))
 
 
 def _check_p(kind: str, P: Any) -> int:
@@ -270,7 +322,7 @@ def _check_p(kind: str, P: Any) -> int:
         P = int(P)
     if isinstance(P, bool) or not isinstance(P, (int, np.integer)) or not 2 <= P <= MAX_P:
         raise AutomatonError(f"{kind}:{P}: P must be an integer from 2 to {MAX_P} (the "
-                             f"construction's MLP has one hidden unit per state and symbol)")
+                             f"automaton's labels take about 150 bytes a state)")
     return int(P)
 
 
