@@ -1,154 +1,31 @@
 """The compiler: a finite-precision transformer without CoT -> a threshold circuit.
 
-``compile_model(model, seq_len)`` builds a ``Circuit`` that computes, bit for bit, the
-next token of ``transformer_sim.forward`` on every prompt of ``seq_len`` valid tokens:
+The pipeline, one module per stage (read them in this order):
 
-- inputs: position i's token id in binary, ``token_bits(V)`` = max(1, ceil(log2 V)) bits
-  per position, positions in order, least significant bit first (``x{i}_{j}``);
-- outputs: the next-token id, least significant bit first (``tok{j}``), then
-  ``undefined``, 1 exactly when the forward pass is undefined (some Z_i = 0); the token
-  bits are then 0.
+- ``bundles``: a value as a bundle of bits plus the finite set of values it can take;
+- ``context``: one compilation's builder, format and size guard;
+- ``tables``: an operation on a few bundles as a depth-2 AND/OR lookup table;
+- sums over many terms, one module per construction:
+  ``sums`` (the plain chain, the log-depth ``tree`` of composed maps, and the exact
+  thermometer), ``blockadd`` (exact sums of wide fixed-point integers), ``sums_tc0``
+  (iterative sums in fixed point, constant depth: Theorem 3.2), ``monoid`` and
+  ``sums_ac0`` (iterative sums in constant precision, constant-depth AND/OR/NOT:
+  Theorem 3.1);
+- ``walker``: the forward pass walked once over bundles, in DESIGN.md's evaluation order;
+- ``budget``: size estimates and depth bounds, before any gate is built;
+- ``driver``: ``compile_model`` (one next token); ``chain``: ``compile_chain`` (T CoT
+  steps in one circuit);
+- ``verify``: the circuit against the simulator, bit for bit.
 
-Only valid token ids (< V) are in the contract. When V is not a power of two the
-circuit's output on an id >= V is unspecified (no embedding minterm matches it).
-
-Paper formats only (``FloatFormat.paper``): the construction relies on every value
-being a multiple of the format's smallest step, and on one code per value. Exact sums
-use the thermometer or the block-wise adder (``exact_adder``; "auto" picks by the size
-estimate, see ``budget.resolve_adder``). See docs/compiler.md for the construction, the
-figures and the budget.
+See docs/compiler.md for the constructions, the figures and the budget.
 """
 from __future__ import annotations
 
-import time
-from dataclasses import dataclass, field
-from typing import Any
-
-import numpy as np
-
-from circuits.analysis import depth, max_abs_weight, max_fanin
-from circuits.builder import CircuitBuilder
-from circuits.errors import CotsimInputError
-from circuits.ir import Circuit
-from circuits.normalize import sweep
-
-from ..model import SUM_MODES, Model
-from .budget import ADDERS, DEFAULT_BUDGET, check, estimate, resolve_adder
-from .compiler import Walker, token_bits, token_bundle
-from .context import Ctx
+from .budget import ADDERS, DEFAULT_BUDGET, estimate, resolve_adder
+from .driver import (CompiledModel, check_compilable, compile_model, figures, finish_circuit,
+                     input_bits, new_context, with_sum_mode)
+from .walker import token_bits
 
 __all__ = ["CompiledModel", "compile_model", "with_sum_mode", "token_bits", "input_bits",
-           "DEFAULT_BUDGET", "ADDERS", "estimate", "figures", "resolve_adder"]
-
-
-@dataclass(frozen=True, eq=False)
-class CompiledModel:
-    """A compiled circuit and how it was made. ``model`` is the model the circuit
-    agrees with (its sum mode is the one compiled)."""
-
-    circuit: Circuit
-    model: Model
-    seq_len: int
-    sum_mode: str
-    estimate: int
-    budget: int
-    seconds: float
-    steps: int = 1                       # > 1 for a CoT chain (see chain.py)
-    adder: str = "none"                  # exact sums: "thermometer" | "blockwise"
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def token_bits(self) -> int:
-        return token_bits(self.model.vocab)
-
-    def figures(self) -> dict[str, int]:
-        return figures(self.circuit)
-
-
-def figures(circuit: Circuit) -> dict[str, int]:
-    """``cotsim compile --json``'s figures."""
-    return {"size": circuit.size, "depth": depth(circuit), "max_fanin": max_fanin(circuit),
-            "max_abs_weight": max_abs_weight(circuit), "inputs": circuit.num_inputs,
-            "outputs": circuit.num_outputs}
-
-
-def with_sum_mode(model: Model, sum_mode: str | None) -> Model:
-    """``model`` with its sum mode replaced (the same model when None or equal)."""
-    if sum_mode is None or sum_mode == model.sum_mode:
-        return model
-    if sum_mode not in SUM_MODES:
-        raise CotsimInputError(f"sum mode {sum_mode!r}: expected one of {', '.join(SUM_MODES)}")
-    return Model(fmt=model.fmt, sum_mode=sum_mode, TE=model.TE, PE=model.PE, Wout=model.Wout,
-                 bout=model.bout, layers=model.layers)
-
-
-def check_compilable(model: Model, seq_len: int, sum_mode: str, budget: int,
-                     adder: str = "auto") -> tuple[int, str]:
-    """Refuse, with one line, what cannot be compiled; return the size estimate and
-    the exact sums' adder (resolved from "auto")."""
-    if not isinstance(seq_len, (int, np.integer)) or seq_len < 1:
-        raise CotsimInputError(f"sequence length must be an integer >= 1, got {seq_len!r}")
-    if seq_len > model.max_len:
-        raise CotsimInputError(f"sequence length {seq_len} is longer than the model's "
-                               f"max_len {model.max_len}")
-    adder = resolve_adder(model, seq_len, sum_mode, adder)
-    est = check(model, seq_len, sum_mode, budget, adder)
-    if model.fmt.family != "paper":
-        raise CotsimInputError(f"format {model.fmt.spec}: the compiler handles paper formats "
-                               "only (paper:e=E,s=S); IEEE signed zeros, infinities and NaN "
-                               "are not modelled")
-    return est, adder
-
-
-def input_bits(tokens: np.ndarray, vocab: int) -> np.ndarray:
-    """(batch, n) token ids -> (batch, n * token_bits) input bits, LSB first."""
-    tokens = np.asarray(tokens, dtype=np.int64)
-    b = token_bits(vocab)
-    bits = (tokens[:, :, None] >> np.arange(b)) & 1
-    return bits.reshape(tokens.shape[0], -1).astype(bool)
-
-
-def new_context(model: Model, budget: int, optimise: bool = True,
-                adder: str = "thermometer") -> Ctx:
-    return Ctx(model.fmt, CircuitBuilder(strash=optimise, fold=optimise), budget, adder)
-
-
-def finish_circuit(ctx: Ctx, tokens: dict[str, list[int]], undef: int,
-                   optimise: bool) -> Circuit:
-    """Wire the outputs (each token bit gated by NOT undefined, then the ``undefined`` bit;
-    tagged ``argmax``), build, and sweep dead gates when optimising. ``tokens`` maps an
-    output-name prefix to that token's bits, least significant first."""
-    b = ctx.b
-    with ctx.tag("argmax"):
-        ok = b.NOT(undef)
-        for prefix, raw in tokens.items():
-            for j, bit in enumerate(raw):
-                b.output(f"{prefix}{j}", b.AND(bit, ok))
-        b.output("undefined", undef)
-    circuit = b.build()
-    return sweep(circuit) if optimise else circuit
-
-
-def compile_model(model: Model, seq_len: int, sum_mode: str | None = None,
-                  budget: int = DEFAULT_BUDGET, optimise: bool = True,
-                  exact_adder: str = "auto") -> CompiledModel:
-    """Compile ``model`` for prompts of ``seq_len`` tokens (see the module docstring).
-
-    ``sum_mode`` overrides the model's own (the circuit then agrees with the model
-    under that mode). ``budget`` bounds the gate count: CircuitTooLarge, up front from
-    the estimate or during the build. ``optimise=False`` builds without structural
-    hashing, constant folding and sweeping (for equivalence checks). ``exact_adder``:
-    "thermometer", "blockwise" or "auto" (exact sums only; see ``budget``)."""
-    start = time.perf_counter()
-    model = with_sum_mode(model, sum_mode)
-    mode = model.sum_mode
-    est, adder = check_compilable(model, seq_len, mode, budget, exact_adder)
-    ctx = new_context(model, budget, optimise, adder)
-    b = ctx.b
-    nb = token_bits(model.vocab)
-    tokens = [token_bundle(b.inputs([f"x{i}_{j}" for j in range(nb)]), model.vocab)
-              for i in range(seq_len)]
-    raw, undef = Walker(ctx, model, mode).run(tokens)
-    circuit = finish_circuit(ctx, {"tok": raw}, undef, optimise)
-    return CompiledModel(circuit, model, seq_len, mode, est, budget,
-                         time.perf_counter() - start, adder=adder)
+           "DEFAULT_BUDGET", "ADDERS", "estimate", "figures", "resolve_adder",
+           "check_compilable", "finish_circuit", "new_context"]

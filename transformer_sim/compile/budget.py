@@ -24,10 +24,12 @@ import math
 from circuits.errors import CircuitTooLarge, CotsimInputError
 
 from ..model import Model
-from .blockadd import blockwise_gates
+from .blockadd import BLOCKWISE_SUM_DEPTH, blockwise_gates
 
 DEFAULT_BUDGET = 2_000_000
 ADDERS = ("auto", "thermometer", "blockwise")
+#: iterative sums over positions: "auto" resolves by ``resolve_iterative``
+ITERATIVE = ("auto", "tree", "tc0", "ac0")
 #: exact sums need every value / min_positive below this (see sums.MAX_FIXED_POINT)
 MAX_FIXED_POINT = 1 << 40
 
@@ -43,10 +45,11 @@ def thermometer_allowed(fmt) -> bool:
 
 
 def estimate(model: Model, seq_len: int, sum_mode: str, adder: str = "auto",
-             sum_tables: bool = True) -> dict[str, int]:
+             sum_tables: bool = True, iterative: str = "tree") -> dict[str, int]:
     """Estimated gate count per part, and the ``total`` (exact sums by ``adder``;
-    "auto" resolves as ``resolve_adder`` does). ``sum_tables=False`` leaves out the
-    block-wise route's one-table sums (to compare the two adders alone)."""
+    "auto" resolves as ``resolve_adder`` does; iterative sums over positions by the
+    construction ``iterative``, "tree", "tc0" or "ac0"). ``sum_tables=False`` leaves out
+    the block-wise route's one-table sums (to compare the two adders alone)."""
     if sum_mode == "exact" and adder == "auto":
         adder = resolve_adder(model, seq_len, sum_mode, adder)
     fmt = model.fmt
@@ -70,9 +73,16 @@ def estimate(model: Model, seq_len: int, sum_mode: str, adder: str = "auto",
             return N * (g + wfix) + add(N)
         return N * (F * g + w)
 
-    def pos(count: float, N: float, g: float) -> float:  # count sums, N terms in all
+    def pos(lengths: list[int], g: float) -> float:  # one sum of N terms per N listed
+        N = sum(lengths)
         if exact:
-            return N * (g + wfix) + count * add(n)
+            return N * (g + wfix) + len(lengths) * add(n)
+        if iterative == "tc0":
+            from .sums_tc0 import tc0_gates
+            return N * (g + wfix) + sum(tc0_gates(m, fmt, wfix) for m in lengths)
+        if iterative == "ac0":
+            from .sums_ac0 import ac0_gates
+            return N * (g + F) + sum(ac0_gates(m, fmt) for m in lengths)
         return N * (g + F * w) + N * F * (F + 1) * w
 
     parts: dict[str, float] = {"embed": n * d * (V + w)}
@@ -80,12 +90,14 @@ def estimate(model: Model, seq_len: int, sum_mode: str, adder: str = "auto",
     for l in range(model.n_layers):
         P = n if l < model.n_layers - 1 else 1
         out_terms = n * (n + 1) / 2 if P == n else n  # sum over out positions of (i+1)
+        z_lengths = list(range(1, n + 1))                  # Z_i has i + 1 terms
+        o_lengths = (z_lengths if P == n else [n]) * k     # o_i: k sums of i + 1 terms
         ds = min(F, dx * dx) if l == 0 else F
         part = 3 * n * H * k * dims(d, dx)                                   # q, k, v
         part += H * n * (n + 1) / 2 * dims(k, min(F, dx) ** 2)               # scores
-        part += H * pos(n, n * (n + 1) / 2, ds)                              # Z
+        part += H * pos(z_lengths, ds)                                       # Z
         part += H * out_terms * (ds * F + w)                                 # a
-        part += H * pos(P * k, k * out_terms, F * dx)                        # o
+        part += H * pos(o_lengths, F * dx)                                   # o
         part += H * P * d * dims(k, F)                                       # Wo
         part += P * d * (dims(H, F) + dx * F + w)                            # + attn
         part += P * (f * (dims(d, F) + F + w) + d * (dims(f, F) + F * F + w))  # MLP
@@ -118,7 +130,7 @@ def resolve_adder(model: Model, seq_len: int, sum_mode: str, adder: str = "auto"
 
 
 def check(model: Model, seq_len: int, sum_mode: str, budget: int,
-          adder: str = "thermometer") -> int:
+          adder: str = "thermometer", iterative: str = "tree") -> int:
     """The estimated size; raises CircuitTooLarge (one line) when it is over ``budget``
     or when the thermometer's weights would leave the fixed-point range."""
     fmt = model.fmt
@@ -129,12 +141,96 @@ def check(model: Model, seq_len: int, sum_mode: str, budget: int,
             f"2^{fixed_point_bits(fmt):.1f}; use the block-wise adder (exact_adder="
             f"'blockwise' or 'auto'), a narrower format (e.g. paper:e=1,s=1) or --sum "
             f"iterative")
-    est = estimate(model, seq_len, sum_mode, adder)["total"]
+    est = estimate(model, seq_len, sum_mode, adder, iterative=iterative)["total"]
     if est > budget:
-        how = f"{sum_mode} sums" + (f", {adder} adder" if sum_mode == "exact" else "")
+        how = f"{sum_mode} sums" + (f", {adder} adder" if sum_mode == "exact"
+                                    else f", {iterative} construction")
         raise CircuitTooLarge(
             f"estimated size {est:.3g} gates exceeds the budget of {budget} gates "
             f"(format {fmt.spec} has {fmt.num_values} values, n = {seq_len}, "
             f"{how}); use a narrower format (e.g. paper:e=1,s=1), a shorter "
             f"sequence, or a larger --budget")
     return est
+
+
+def resolve_iterative(model: Model, seq_len: int, sum_mode: str, iterative: str = "auto",
+                      budget: int = DEFAULT_BUDGET) -> str:
+    """The construction of the iterative sums over positions ("none" in exact mode).
+
+    "auto" picks the constant-depth construction that applies to the format: ``ac0``
+    (Theorem 3.1) where the format's rounded-addition monoid is small enough and the
+    estimate fits ``budget``, else ``tc0`` (Theorem 3.2) for fixed point, else the
+    log-depth ``tree``. An explicit choice that cannot be built is refused, one line."""
+    if iterative not in ITERATIVE:
+        raise CotsimInputError(f"iterative construction {iterative!r}: expected one of "
+                               f"{', '.join(ITERATIVE)}")
+    if sum_mode == "exact":
+        return "none"
+    fmt = model.fmt
+    if iterative == "tc0" and not fmt.is_fixed_point:
+        raise CotsimInputError(
+            f"format {fmt.spec}: --iterative tc0 (Theorem 3.2) needs a fixed-point format "
+            "(paper:e=0,s=S); with exponent bits the paper leaves TC0 open. Use ac0 (small "
+            "formats) or tree")
+    if iterative in ("ac0", "auto"):
+        try:  # TEMPORARY while sums_ac0 lands (removed before this session ends)
+            from .sums_ac0 import ac0_feasible
+        except ModuleNotFoundError:
+            def ac0_feasible(fmt):
+                return "not built yet"
+
+        why = ac0_feasible(fmt)
+        if iterative == "ac0" and why is not True:
+            raise CotsimInputError(f"format {fmt.spec}: --iterative ac0 (Theorem 3.1) is "
+                                   f"out of reach: {why}. Use tc0 (fixed point) or tree")
+        if iterative == "auto":
+            if why is True and estimate(model, seq_len, sum_mode, iterative="ac0")["total"] <= budget:
+                return "ac0"
+            return "tc0" if fmt.is_fixed_point else "tree"
+    return iterative
+
+
+#: depth of a lookup table (NOT, AND, OR) and of an exact threshold sum (table + 2 THR)
+TABLE_DEPTH, EXACT_SUM_DEPTH = 3, 5
+
+
+def depth_bound(model: Model, seq_len: int, sum_mode: str, adder: str = "auto",
+                iterative: str = "tree") -> int:
+    """An upper bound on the compiled circuit's depth, stage by stage, before any
+    folding. It does not depend on ``seq_len`` in exact mode (for a given adder; "auto"
+    resolves as ``compile_model`` does) nor for the ``tc0`` and ``ac0`` iterative
+    constructions; for ``tree`` it grows as 6 ceil(log2 n) per layer (the two sums over
+    positions, Z and o)."""
+    T = TABLE_DEPTH
+    if sum_mode == "exact":
+        adder = resolve_adder(model, seq_len, sum_mode, adder)
+        S = BLOCKWISE_SUM_DEPTH if adder == "blockwise" else EXACT_SUM_DEPTH
+
+        def dims(N: int) -> int:
+            return S
+
+        def pos(N: int) -> int:
+            return S
+    else:
+        def dims(N: int) -> int:
+            return T * N
+
+        if iterative == "tc0":
+            from .sums_tc0 import TC0_SUM_DEPTH
+
+            def pos(N: int) -> int:
+                return TC0_SUM_DEPTH
+        elif iterative == "ac0":
+            from .sums_ac0 import ac0_depth_bound
+            A = ac0_depth_bound(model.fmt)
+
+            def pos(N: int) -> int:
+                return A
+        else:
+            def pos(N: int) -> int:
+                return T * N if N <= 2 else T + T * math.ceil(math.log2(N))
+    n, d, k, f, H = seq_len, model.d_model, model.d_head, model.d_ff, model.heads
+    layer = (dims(d) + dims(k) + pos(n) + T + pos(n) + dims(k)
+             + (dims(H) if H > 1 else 0) + T + dims(d) + T + dims(f) + T)
+    argmax = T + 3  # comparisons, AND, OR, the AND with NOT(undefined)
+    return T + model.n_layers * layer + dims(d) + argmax

@@ -23,27 +23,30 @@ import numpy as np
 from circuits.errors import CotsimInputError
 
 from ..model import Model
-from . import CompiledModel, check_compilable, finish_circuit, new_context, with_sum_mode
+from .driver import CompiledModel, check_compilable, finish_circuit, new_context, with_sum_mode
 from .budget import DEFAULT_BUDGET, estimate
-from .compiler import Walker, token_bits, token_bundle
+from .walker import Walker, token_bits, token_bundle
 
 
 def compile_chain(model: Model, prompt_len: int, steps: int, sum_mode: str | None = None,
                   budget: int = DEFAULT_BUDGET, optimise: bool = True,
-                  exact_adder: str = "auto") -> CompiledModel:
-    """T = ``steps`` greedy CoT steps from a prompt of ``prompt_len`` tokens."""
+                  exact_adder: str = "auto", iterative: str = "auto") -> CompiledModel:
+    """T = ``steps`` greedy CoT steps from a prompt of ``prompt_len`` tokens (the
+    options as ``compile_model``'s)."""
     start = time.perf_counter()
     model = with_sum_mode(model, sum_mode)
     mode = model.sum_mode
     if not isinstance(steps, (int, np.integer)) or steps < 1:
         raise CotsimInputError(f"CoT steps must be an integer >= 1, got {steps!r}")
-    _, adder = check_compilable(model, prompt_len + steps - 1, mode, budget, exact_adder)
-    est = sum(estimate(model, prompt_len + s, mode, adder)["total"] for s in range(steps))
+    _, adder, iterative = check_compilable(model, prompt_len + steps - 1, mode, budget,
+                                           exact_adder, iterative)
+    est = sum(estimate(model, prompt_len + s, mode, adder, iterative=iterative)["total"]
+              for s in range(steps))
     if est > budget:
         raise CotsimInputError(f"estimated size {est:.3g} gates of the {steps}-step chain "
                                f"exceeds the budget of {budget} gates; use fewer steps, a "
                                "narrower format or a larger budget")
-    ctx = new_context(model, budget, optimise, adder)
+    ctx = new_context(model, budget, optimise, adder, iterative)
     b = ctx.b
     nb = token_bits(model.vocab)
     tokens = [token_bundle(b.inputs([f"x{i}_{j}" for j in range(nb)]), model.vocab)
@@ -60,4 +63,5 @@ def compile_chain(model: Model, prompt_len: int, steps: int, sum_mode: str | Non
     circuit = finish_circuit(ctx, {f"step{s}_tok": raw for s, raw in enumerate(raws)}, undef,
                              optimise)
     return CompiledModel(circuit, model, prompt_len, mode, est, budget,
-                         time.perf_counter() - start, steps=steps, adder=adder)
+                         time.perf_counter() - start, steps=steps, adder=adder,
+                         iterative=iterative)

@@ -21,9 +21,10 @@ class Ctx:
     before it allocates, never by running out of memory."""
 
     def __init__(self, fmt: FloatFormat, builder: CircuitBuilder, limit: int,
-                 adder: str = "thermometer"):
+                 adder: str = "thermometer", iterative: str = "tree"):
         self.fmt = fmt
         self.adder = adder  # exact sums: "thermometer" (sums.exact_sum) or "blockwise"
+        self.iterative = iterative  # iterative sums over positions: "tree", "tc0" or "ac0"
         self.b = builder
         self.limit = int(limit)
         self.width = fmt.bit_width

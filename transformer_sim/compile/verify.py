@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import ModelUndefined
-from . import CompiledModel, input_bits
+from .driver import CompiledModel, input_bits
 
 
 @dataclass(frozen=True)

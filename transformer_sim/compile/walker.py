@@ -14,7 +14,8 @@ It follows DESIGN.md's "Exact evaluation order" step by step (the same order as
 4. Logits [Wout (x) h + bout] at the last position, fused into the comparisons of the
    argmax, whose lowest-id tie rule is built in.
 
-Sums over the n positions (Z_i and o_i) use the sum mode's construction in ``sums``;
+Sums over the n positions (Z_i and o_i) use the sum mode's construction: the exact
+adder, or the iterative construction ``ctx.iterative`` names (``tree``, ``tc0``, ``ac0``);
 sums over dimensions and heads (a constant number of terms) use the exact threshold sum
 in exact mode and the plain chain in iterative mode. In the last layer only position
 n-1 goes past the softmax sums: the other positions' Z_i still count, for the
@@ -22,17 +23,26 @@ n-1 goes past the softmax sums: the other positions' Z_i still count, for the
 """
 from __future__ import annotations
 
-import math
 from typing import Sequence
 
 import numpy as np
 
 from ..model import Model
-from .blockadd import BLOCKWISE_SUM_DEPTH
 from .bundles import Bundle, Expr, Term
 from .context import Ctx
 from .sums import chain_sum, exact_sum, tree_sum
 from .tables import literals, table, table_bits
+
+
+def iterative_sum(construction: str):
+    """The iterative sum over positions of a construction (``budget.ITERATIVE``)."""
+    if construction == "tc0":
+        from .sums_tc0 import tc0_sum
+        return tc0_sum
+    if construction == "ac0":
+        from .sums_ac0 import ac0_sum
+        return ac0_sum
+    return tree_sum
 
 
 def token_bits(vocab: int) -> int:
@@ -53,13 +63,18 @@ class Walker:
         self.model = model
         self.fmt = model.fmt
         self.exact = sum_mode == "exact"
+        self._iterative = iterative_sum(ctx.iterative)
 
     # -- sums -----------------------------------------------------------------------
     def dims_sum(self, terms: Sequence[Term]) -> Bundle:
         return exact_sum(self.ctx, terms) if self.exact else chain_sum(self.ctx, terms)
 
     def pos_sum(self, terms: Sequence[Term]) -> Bundle:
-        return exact_sum(self.ctx, terms) if self.exact else tree_sum(self.ctx, terms)
+        """A sum over positions: by the exact adder, or by the iterative construction
+        ``ctx.iterative`` names (``tree``, ``tc0`` or ``ac0``)."""
+        if self.exact:
+            return exact_sum(self.ctx, terms)
+        return self._iterative(self.ctx, terms)
 
     def dot(self, w: np.ndarray, xs: Sequence[Bundle]) -> Bundle:
         """sum_c [w[c] * x[c]] with constant weights."""
@@ -169,37 +184,3 @@ class Walker:
             hits = [wins[v] for v in range(V) if (v >> j) & 1]
             out.append(b.OR(*hits) if hits else b.const(0))
         return out
-
-
-#: depth of a lookup table (NOT, AND, OR) and of an exact threshold sum (table + 2 THR)
-TABLE_DEPTH, EXACT_SUM_DEPTH = 3, 5
-
-
-def depth_bound(model: Model, seq_len: int, sum_mode: str, adder: str = "auto") -> int:
-    """An upper bound on the compiled circuit's depth, stage by stage, before any
-    folding. In exact mode it does not depend on ``seq_len`` for a given adder ("auto"
-    resolves as ``compile_model`` does); in iterative mode it grows as 6 ceil(log2 n)
-    per layer (the two sums over positions, Z and o)."""
-    from .budget import resolve_adder
-
-    T = TABLE_DEPTH
-    if sum_mode == "exact":
-        adder = resolve_adder(model, seq_len, sum_mode, adder)
-        S = BLOCKWISE_SUM_DEPTH if adder == "blockwise" else EXACT_SUM_DEPTH
-
-        def dims(N: int) -> int:
-            return S
-
-        def pos(N: int) -> int:
-            return S
-    else:
-        def dims(N: int) -> int:
-            return T * N
-
-        def pos(N: int) -> int:
-            return T * N if N <= 2 else T + T * math.ceil(math.log2(N))
-    n, d, k, f, H = seq_len, model.d_model, model.d_head, model.d_ff, model.heads
-    layer = (dims(d) + dims(k) + pos(n) + T + pos(n) + dims(k)
-             + (dims(H) if H > 1 else 0) + T + dims(d) + T + dims(f) + T)
-    argmax = T + 3  # comparisons, AND, OR, the AND with NOT(undefined)
-    return T + model.n_layers * layer + dims(d) + argmax
