@@ -11,22 +11,7 @@ plus ``float64()``, the unrounded reference. This module imports no Numba: the
 kernels in ``fparith`` are loaded on the first call that needs them.
 
 The parameter vector ``params`` (float64, length ``NPARAMS``) is what every
-Numba kernel takes as ``P``:
-
-====  ==========  ==========================================  ======================
-idx   name        ieee                                        paper
-====  ==========  ==========================================  ======================
-0     FAMILY      1 (0 = float64: no rounding)                2
-1     MANT        m, stored mantissa bits                     s
-2     EMIN        1 - bias, smallest normal exponent          Emin = -2^max(0,e-1)
-3     EMAX        bias = 2^(e-1) - 1                          Emax
-4     SUBN        1 with subnormals, else 0                   0
-5     OVERFLOW    0 = to inf, 1 = saturate                    1 (clip to +-B)
-6     ROUNDING    0 even, 1 toward zero, 2 away               3 (ties to smaller |.|)
-7     MAXV        largest finite value                        B
-8     MINPOS      smallest positive value                     2^(Emin - s)
-9     KPAPER      0                                           K = 4^s - 1
-====  ==========  ==========================================  ======================
+Numba kernel takes as ``P``; its layout is in ``params.py``.
 """
 from __future__ import annotations
 
@@ -39,12 +24,8 @@ from typing import Any
 import numpy as np
 
 from .errors import FormatError
-
-# Layout of the parameter vector (see the module docstring).
-FAMILY, MANT, EMIN, EMAX, SUBN, OVERFLOW, ROUNDING, MAXV, MINPOS, KPAPER = range(10)
-NPARAMS = 10
-F64, IEEE, PAPER = 0, 1, 2
-R_EVEN, R_ZERO, R_AWAY, R_TIES_ZERO = 0, 1, 2, 3
+from .params import (EMAX, EMIN, F64, FAMILY, IEEE, KPAPER, MANT, MAXV, MINPOS, NPARAMS,
+                     OVERFLOW, PAPER, R_AWAY, R_EVEN, R_TIES_ZERO, R_ZERO, ROUNDING, SUBN)
 
 IEEE_ROUNDINGS = {"nearest_even": R_EVEN, "toward_zero": R_ZERO, "nearest_away": R_AWAY}
 PAPER_ROUNDING = "nearest_ties_to_zero"

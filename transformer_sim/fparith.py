@@ -1,7 +1,7 @@
 """Correctly rounded finite-precision arithmetic, as Numba kernels.
 
 Every kernel takes the format's parameter vector ``P`` (``FloatFormat.params``,
-layout in ``floatformat.py``) and returns a float64 that is already a member of
+layout in ``params.py``) and returns a float64 that is already a member of
 the format. Scalars in, scalars out; the vector kernels loop over them.
 
 How exactness is guaranteed
@@ -52,9 +52,8 @@ import math
 import numpy as np
 from numba import njit
 
-from .floatformat import (EMAX, EMIN, F64, FAMILY, IEEE, KPAPER, MANT, MAXV, MINPOS,
-                          NPARAMS, OVERFLOW, PAPER, R_AWAY, R_EVEN, R_TIES_ZERO, R_ZERO,
-                          ROUNDING, SUBN)
+from .params import (EMAX, EMIN, F64, FAMILY, IEEE, KPAPER, MANT, MAXV, MINPOS, NPARAMS,
+                     OVERFLOW, PAPER, R_AWAY, R_EVEN, R_TIES_ZERO, R_ZERO, ROUNDING, SUBN)
 
 SUM_ITERATIVE = 0
 SUM_EXACT = 1
