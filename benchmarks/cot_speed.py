@@ -30,13 +30,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from circuits import evaluate, load  # noqa: E402
 from circuits.families import random_circuit  # noqa: E402
-from transformer_sim import forward  # noqa: E402
 from transformer_sim.constructions.circuit_cot import build_circuit_cot  # noqa: E402
 from transformer_sim.cot import run_cot  # noqa: E402
 
 BENCH = Path(__file__).resolve().parent.parent.parent / "shared" / "benchmarks"
-KERNELS = {"fixed-point": (True, True), "general+skips": (False, True),
-           "general": (False, False)}
+#: kernel name -> the `Decoder` options (fast, skips) that select it
+KERNELS = {"fixed-point": {"fast": True, "skips": True},
+           "general+skips": {"fast": False, "skips": True},
+           "general": {"fast": False, "skips": False}}
 
 
 def emit(**fig) -> None:
@@ -45,16 +46,15 @@ def emit(**fig) -> None:
 
 def run(circuit, kernel: str = "fixed-point", seed: int = 0) -> dict:
     """One CoT run of the circuit's construction; seconds, steps and agreement."""
-    forward.FAST, forward.SKIPS = KERNELS[kernel]
+    options = KERNELS[kernel]
     cc = build_circuit_cot(circuit)
     x = np.random.default_rng(seed).integers(0, 2, circuit.num_inputs)
     prompt = cc.prompt(x)
-    run_cot(cc.model, prompt, 2, progress=False)  # compile / load kernels, exp table
+    run_cot(cc.model, prompt, 2, progress=False, **options)  # compile / load kernels
     t0 = time.perf_counter()
-    trace = run_cot(cc.model, prompt, cc.cot_steps, progress=False)
+    trace = run_cot(cc.model, prompt, cc.cot_steps, progress=False, **options)
     sec = time.perf_counter() - t0
     want = [int(v) for v in evaluate(circuit, x[None].astype(bool))[0]]
-    forward.FAST, forward.SKIPS = True, True
     return {"T": cc.cot_steps, "seconds": round(sec, 4),
             "steps_per_s": round(cc.cot_steps / sec, 1), "d_model": cc.model.d_model,
             "d_head": cc.model.d_head, "format": cc.model.fmt.spec,

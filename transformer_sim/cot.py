@@ -90,12 +90,14 @@ class _Progress:
 
 def run_cot(model: Model, prompt_tokens: Sequence[int] | np.ndarray, cot_steps: int,
             stop_token: int | None = None, record_attention: bool = False,
-            progress: bool | Callable[[int, int], None] | None = None) -> CotTrace:
+            progress: bool | Callable[[int, int], None] | None = None, *,
+            fast: bool = True, skips: bool = True) -> CotTrace:
     """Run ``cot_steps`` greedy steps from ``prompt_tokens``.
 
     Stops early after emitting ``stop_token`` (when given), or when the forward pass is
     undefined (recorded in the trace, not raised). ``progress``: None shows a bar on a
     terminal for long runs, True/False forces it, a callable gets (done, total).
+    ``fast`` and ``skips`` choose the `Decoder`'s kernel (the speed, never a result).
     Raises `ModelError` for bad tokens or when n + cot_steps - 1 > max_len.
     """
     steps = int(cot_steps)
@@ -106,7 +108,7 @@ def run_cot(model: Model, prompt_tokens: Sequence[int] | np.ndarray, cot_steps: 
         raise ModelError(f"stop token {stop_token} is outside the vocabulary "
                          f"0..{model.vocab - 1}")
     n = prompt.size
-    dec = Decoder(model, capacity=n + steps - 1)
+    dec = Decoder(model, capacity=n + steps - 1, fast=fast, skips=skips)
     attention: list[np.ndarray] | None = [] if record_attention else None
     callback = progress if callable(progress) else None
     bar = _Progress(steps, None if callable(progress) else progress)

@@ -24,25 +24,119 @@ Three kernels compute the same thing in different orders of work:
 `_matvec`); `Decoder(model, fast=False, skips=False)` runs the plain `_step`.
 Tests check that they agree bit for bit in every format and sum mode (test_forward.py,
 test_fastpath.py).
+
+The kernels take the weights as two objects, each built by one function: `Weights`
+(the dense arrays, `dense_weights`) and `WeightLayout` (the nonzero weights of every
+matrix as one CSR, with the first row of each matrix, `weight_layout`). Both are
+NamedTuples that cross into Numba as plain tuples and are rebuilt inside the kernel
+(``Weights(*w)``): Numba types a NamedTuple argument in Python, about 6 us a call, a
+plain tuple in C. Inside the kernels every field is read by name.
 """
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import NamedTuple, Sequence
 
 import numpy as np
 from numba import njit
 
 from . import fparith
 from .errors import ModelError, ModelUndefined
-from .floatformat import FAMILY, KPAPER, MINPOS, PAPER
 from .fparith import (_MAX_PARTIALS, _dot, add, div, dot, exact_finish, exact_push, exp_,
                       fx_add, fx_clip, fx_div, fx_exp, fx_mul, matvec, mul, relu,
                       sum_exact, sum_iterative)
 from .model import Model
+from .params import FAMILY, KPAPER, MINPOS, PAPER
 
 assert fparith.SUM_ITERATIVE == 0 and fparith.SUM_EXACT == 1  # Model.sum_code relies on it
+
+
+class Weights(NamedTuple):
+    """The dense weights as the kernels read them: per-layer arrays stacked along a
+    first axis L (`Model.stacked`). Shapes: TE (V, d), PE (N, d), Wq/Wk/Wv (L, H, k, d),
+    Wo (L, H, d, k), W1 (L, f, d), b1 (L, f), W2 (L, d, f), b2 (L, d), Wout (V, d),
+    bout (V). Built by `dense_weights`; pass ``tuple(w)`` to a kernel."""
+
+    TE: np.ndarray
+    PE: np.ndarray
+    Wq: np.ndarray
+    Wk: np.ndarray
+    Wv: np.ndarray
+    Wo: np.ndarray
+    W1: np.ndarray
+    b1: np.ndarray
+    W2: np.ndarray
+    b2: np.ndarray
+    Wout: np.ndarray
+    bout: np.ndarray
+
+
+class WeightLayout(NamedTuple):
+    """The nonzero weights of every matrix, as one CSR over all their rows, and where
+    each matrix's rows start. Row r of matrix ``M`` is CSR row ``<M's field> + r``,
+    with the matrix reshaped to rows of its last axis: Wq[l, h, c] is row
+    ``q + (l * H + h) * k + c``, Wo[l, h, c] is ``o + (l * H + h) * d + c``, W1[l, r]
+    is ``w1 + l * f + r``, Wout[v] is ``out + v``. Each row keeps its columns in
+    increasing order, the order of its sum. Built by `weight_layout`, the only place
+    that knows the stacking order (`_BLOCKS`); pass ``tuple(lay)`` to a kernel."""
+
+    ptr: np.ndarray  # int64, rows + 1
+    idx: np.ndarray  # int64, column of each nonzero entry
+    val: np.ndarray  # float64, its value
+    q: int
+    k: int
+    v: int
+    o: int
+    w1: int
+    w2: int
+    out: int
+
+
+#: (WeightLayout field, Weights field) of each block of rows, in stacking order
+_BLOCKS = (("q", "Wq"), ("k", "Wk"), ("v", "Wv"), ("o", "Wo"), ("w1", "W1"), ("w2", "W2"),
+           ("out", "Wout"))
+
+
+def dense_weights(model: Model) -> Weights:
+    """The model's weights in the kernels' layout (no copy of the stacked arrays)."""
+    s = model.stacked
+    return Weights(TE=model.TE, PE=model.PE, Wq=s["Wq"], Wk=s["Wk"], Wv=s["Wv"],
+                   Wo=s["Wo"], W1=s["W1"], b1=s["b1"], W2=s["W2"], b2=s["b2"],
+                   Wout=model.Wout, bout=model.bout)
+
+
+def weight_layout(w: Weights, scale: float = 1.0) -> WeightLayout:
+    """The CSR of the nonzero entries of w's matrices (`_BLOCKS` order), row-major,
+    values times ``scale`` (a power of two: exact)."""
+    counts, idx, val, start = [], [], [], {}
+    rows = 0
+    for field, name in _BLOCKS:
+        mat = getattr(w, name)
+        flat = mat.reshape(-1, mat.shape[-1])
+        start[field] = rows
+        rows += flat.shape[0]
+        mask = flat != 0.0
+        counts.append(mask.sum(axis=1))
+        idx.append(np.nonzero(mask)[1])
+        val.append(flat[mask])
+    ptr = np.zeros(rows + 1, dtype=np.int64)
+    np.cumsum(np.concatenate(counts), out=ptr[1:])
+    return WeightLayout(ptr=ptr, idx=np.concatenate(idx).astype(np.int64),
+                        val=np.ascontiguousarray(np.concatenate(val) * scale,
+                                                 dtype=np.float64), **start)
+
+
+class FxWeights(NamedTuple):
+    """What the fixed-point kernel reads besides the `WeightLayout`: the embeddings and
+    biases in k-space (times 2^(s+1)), and the table of [exp] (empty: compute it)."""
+
+    TE: np.ndarray
+    PE: np.ndarray
+    b1: np.ndarray
+    b2: np.ndarray
+    bout: np.ndarray
+    exp_table: np.ndarray
 
 
 @njit(cache=True)
@@ -71,8 +165,9 @@ def _embed(tok, t, TE, PE, P, h):
 
 
 @njit(cache=True)
-def _dot_csr(ptr, idx, val, r, x, mode, P, parts):
+def _dot_csr(lay, r, x, mode, P, parts):
     """sum over the nonzero entries (c, w) of CSR row r, c increasing, of [w * x[c]]."""
+    ptr, idx, val = lay.ptr, lay.idx, lay.val
     lo, hi = ptr[r], ptr[r + 1]
     if mode == 0:
         if hi == lo:
@@ -98,16 +193,16 @@ def _all_finite(x):
 
 
 @njit(cache=True)
-def _matvec(W, x, mode, P, out, parts, skips, ptr, idx, val, row0):
+def _matvec(W, x, mode, P, out, parts, skips, lay, row0):
     """out[r] = W[r] (x) x. With ``skips``, over the nonzero weights only (CSR rows
-    row0 + r). Exact zero terms change no partial sum's value, so the results agree
-    except perhaps in the sign of a zero; and a skipped 0 * inf would be NaN. Hence:
-    x must be finite, and outside the paper family (which has no -0, inf or NaN) a
-    result that is 0 or NaN is recomputed with every term."""
+    row0 + r of ``lay``). Exact zero terms change no partial sum's value, so the results
+    agree except perhaps in the sign of a zero; and a skipped 0 * inf would be NaN.
+    Hence: x must be finite, and outside the paper family (which has no -0, inf or NaN)
+    a result that is 0 or NaN is recomputed with every term."""
     if skips and (int(P[FAMILY]) == PAPER or _all_finite(x)):
         check = int(P[FAMILY]) != PAPER
         for r in range(out.shape[0]):
-            v = _dot_csr(ptr, idx, val, row0 + r, x, mode, P, parts)
+            v = _dot_csr(lay, row0 + r, x, mode, P, parts)
             if check and (v == 0.0 or v != v):
                 v = _dot(W[r], x, mode, P, parts)
             out[r] = v
@@ -135,16 +230,16 @@ def _dot_sel(w, x, sel, n, mode, P, parts):
 
 
 @njit(cache=True)
-def _mlp(l, h, W1, b1, W2, b2, mode, P, z, m, parts, skips, ptr, idx, val, off1, off2):
+def _mlp(l, h, w, mode, P, z, m, parts, skips, lay):
     """h <- [h + [W2 (x) max([W1 (x) h + b1], 0) + b2]] in place."""
     f = z.shape[0]
     d = h.shape[0]
-    _matvec(W1[l], h, mode, P, z, parts, skips, ptr, idx, val, off1 + l * f)
+    _matvec(w.W1[l], h, mode, P, z, parts, skips, lay, lay.w1 + l * f)
     for r in range(z.shape[0]):
-        z[r] = relu(add(z[r], b1[l, r], P), P)
-    _matvec(W2[l], z, mode, P, m, parts, skips, ptr, idx, val, off2 + l * d)
+        z[r] = relu(add(z[r], w.b1[l, r], P), P)
+    _matvec(w.W2[l], z, mode, P, m, parts, skips, lay, lay.w2 + l * d)
     for c in range(h.shape[0]):
-        h[c] = add(h[c], add(m[c], b2[l, c], P), P)
+        h[c] = add(h[c], add(m[c], w.b2[l, c], P), P)
 
 
 @njit(cache=True)
@@ -157,30 +252,32 @@ def _add_heads(h, U, mode, P, hs):
 
 
 @njit(cache=True)
-def _readout(h, Wout, bout, mode, P, logits, parts, skips, ptr, idx, val, offout):
-    _matvec(Wout, h, mode, P, logits, parts, skips, ptr, idx, val, offout)
+def _readout(h, w, mode, P, logits, parts, skips, lay):
+    _matvec(w.Wout, h, mode, P, logits, parts, skips, lay, lay.out)
     for v in range(logits.shape[0]):
-        logits[v] = add(logits[v], bout[v], P)
+        logits[v] = add(logits[v], w.bout[v], P)
 
 
 @njit(cache=True)
-def _step(tok, t, TE, PE, Wq, Wk, Wv, Wo, W1, b1, W2, b2, Wout, bout, mode, P,
-          K, Vt, A, logits, skips, ptr, idx, val, fin, parts, sel):
+def _step(tok, t, weights, layout, mode, P, K, Vt, A, fin, logits, skips, parts, sel):
     """Process position t (token ``tok``) given the cache of positions 0..t-1.
 
+    ``weights`` and ``layout`` are `Weights` and `WeightLayout` as plain tuples.
     K (L, H, N, k) and Vt (L, H, k, N) hold keys and (transposed) values; this writes
     column t. A (L, H, N) receives a_tj for j <= t. On success fills ``logits`` and
     returns 0; if some Z_t = 0, returns 1 + layer * H + head (the first in order).
 
     With ``skips``, sums leave out exact-zero terms (see `_matvec`): zero weights (the
-    CSR ptr, idx, val of `_csr_rows`), zero query entries in a score, zero a_tj in the
-    mix. fin (L, H, 2, N) records whether key / value j is all finite: a skipped term
-    needs a finite factor. A score only feeds [exp], and exp(-0) = exp(+0), so its zero
-    sign is free; a NaN score is recomputed. ``parts`` is the exact-sum scratch and
-    ``sel`` (N + k) holds the selected indices.
+    CSR of ``layout``), zero query entries in a score, zero a_tj in the mix. fin
+    (L, H, 2, N) records whether key / value j is all finite: a skipped term needs a
+    finite factor. A score only feeds [exp], and exp(-0) = exp(+0), so its zero sign is
+    free; a NaN score is recomputed. ``parts`` is the exact-sum scratch and ``sel``
+    (N + k) holds the selected indices.
     """
-    L, H, k, d = Wq.shape
-    f = W1.shape[1]
+    w = Weights(*weights)
+    lay = WeightLayout(*layout)
+    L, H, k, d = w.Wq.shape
+    f = w.W1.shape[1]
     h = np.empty(d)
     q = np.empty(k)
     v = np.empty(k)
@@ -190,18 +287,14 @@ def _step(tok, t, TE, PE, Wq, Wk, Wv, Wo, W1, b1, W2, b2, Wout, bout, mode, P,
     hs = np.empty(H)
     z = np.empty(f)
     m = np.empty(d)
-    offo = 3 * L * H * k
-    off1 = offo + L * H * d
-    off2 = off1 + L * f
     paper = int(P[FAMILY]) == PAPER
-    _embed(tok, t, TE, PE, P, h)
+    _embed(tok, t, w.TE, w.PE, P, h)
     for l in range(L):
         for hd in range(H):
             r0 = (l * H + hd) * k
-            _matvec(Wq[l, hd], h, mode, P, q, parts, skips, ptr, idx, val, r0)
-            _matvec(Wk[l, hd], h, mode, P, K[l, hd, t], parts, skips, ptr, idx, val,
-                    L * H * k + r0)
-            _matvec(Wv[l, hd], h, mode, P, v, parts, skips, ptr, idx, val, 2 * L * H * k + r0)
+            _matvec(w.Wq[l, hd], h, mode, P, q, parts, skips, lay, lay.q + r0)
+            _matvec(w.Wk[l, hd], h, mode, P, K[l, hd, t], parts, skips, lay, lay.k + r0)
+            _matvec(w.Wv[l, hd], h, mode, P, v, parts, skips, lay, lay.v + r0)
             for c in range(k):
                 Vt[l, hd, c, t] = v[c]
             fin[l, hd, 0, t] = _all_finite(K[l, hd, t])
@@ -241,24 +334,25 @@ def _step(tok, t, TE, PE, Wq, Wk, Wv, Wo, W1, b1, W2, b2, Wout, bout, mode, P,
                     o[c] = r
                 else:
                     o[c] = _dot(e, Vt[l, hd, c, :t + 1], mode, P, parts)
-            _matvec(Wo[l, hd], o, mode, P, U[hd], parts, skips, ptr, idx, val,
-                    offo + (l * H + hd) * d)
+            _matvec(w.Wo[l, hd], o, mode, P, U[hd], parts, skips, lay,
+                    lay.o + (l * H + hd) * d)
         _add_heads(h, U, mode, P, hs)
-        _mlp(l, h, W1, b1, W2, b2, mode, P, z, m, parts, skips, ptr, idx, val, off1, off2)
-    _readout(h, Wout, bout, mode, P, logits, parts, skips, ptr, idx, val, off2 + L * d)
+        _mlp(l, h, w, mode, P, z, m, parts, skips, lay)
+    _readout(h, w, mode, P, logits, parts, skips, lay)
     return 0
 
 
 @njit(cache=True)
-def _full(tokens, TE, PE, Wq, Wk, Wv, Wo, W1, b1, W2, b2, Wout, bout, mode, P,
-          record, A, logits):
+def _full(tokens, weights, mode, P, record, A, logits):
     """Full recompute, layer by layer over all positions, without a cache.
 
-    Returns 0 when defined, else 1 + position * L * H + layer * H + head for the first
-    (position, layer, head), in that order, with Z = 0: the same location the step
-    kernel meets first. When ``record``, A (L, H, n, n) receives a_ij for j <= i.
+    ``weights`` is `Weights` as a plain tuple. Returns 0 when defined, else
+    1 + position * L * H + layer * H + head for the first (position, layer, head), in
+    that order, with Z = 0: the same location the step kernel meets first. When
+    ``record``, A (L, H, n, n) receives a_ij for j <= i.
     """
-    L, H, k, d = Wq.shape
+    w = Weights(*weights)
+    L, H, k, d = w.Wq.shape
     n = tokens.shape[0]
     X = np.empty((n, d))
     Q = np.empty((n, k))
@@ -268,21 +362,22 @@ def _full(tokens, TE, PE, Wq, Wk, Wv, Wo, W1, b1, W2, b2, Wout, bout, mode, P,
     hs = np.empty(H)
     o = np.empty(k)
     v = np.empty(k)
-    z = np.empty(W1.shape[1])
+    z = np.empty(w.W1.shape[1])
     m = np.empty(d)
     ew = np.empty(n)
     parts = np.empty(_MAX_PARTIALS + 2)
     noi = np.zeros(1, dtype=np.int64)
-    nov = np.zeros(0)
+    # no skips here: an empty layout, never read
+    lay = WeightLayout(noi, noi, np.zeros(0), 0, 0, 0, 0, 0, 0, 0)
     first = 0
     for i in range(n):
-        _embed(tokens[i], i, TE, PE, P, X[i])
+        _embed(tokens[i], i, w.TE, w.PE, P, X[i])
     for l in range(L):
         for hd in range(H):
             for i in range(n):
-                matvec(Wq[l, hd], X[i], mode, P, Q[i])
-                matvec(Wk[l, hd], X[i], mode, P, Kx[i])
-                matvec(Wv[l, hd], X[i], mode, P, v)
+                matvec(w.Wq[l, hd], X[i], mode, P, Q[i])
+                matvec(w.Wk[l, hd], X[i], mode, P, Kx[i])
+                matvec(w.Wv[l, hd], X[i], mode, P, v)
                 for c in range(k):
                     Vt[c, i] = v[c]
             for i in range(n):
@@ -305,12 +400,12 @@ def _full(tokens, TE, PE, Wq, Wk, Wv, Wo, W1, b1, W2, b2, Wout, bout, mode, P,
                         A[l, hd, i, j] = e[j]
                 for c in range(k):
                     o[c] = dot(e, Vt[c, :i + 1], mode, P)
-                matvec(Wo[l, hd], o, mode, P, U[hd, i])
+                matvec(w.Wo[l, hd], o, mode, P, U[hd, i])
         for i in range(n):
             _add_heads(X[i], U[:, i, :], mode, P, hs)
-            _mlp(l, X[i], W1, b1, W2, b2, mode, P, z, m, parts, False, noi, noi, nov, 0, 0)
+            _mlp(l, X[i], w, mode, P, z, m, parts, False, lay)
     if first == 0:
-        _readout(X[n - 1], Wout, bout, mode, P, logits, parts, False, noi, noi, nov, 0)
+        _readout(X[n - 1], w, mode, P, logits, parts, False, lay)
     return first
 
 
@@ -330,8 +425,9 @@ def _full(tokens, TE, PE, Wq, Wk, Wv, Wo, W1, b1, W2, b2, Wout, bout, mode, P,
 
 
 @njit(cache=True)
-def _fx_matvec(ptr, idx, val, row0, x, mode, inv_d, K, out):
+def _fx_matvec(lay, row0, x, mode, inv_d, K, out):
     """out[r] = sum_c [W[row0 + r, c] * x[c]] over the nonzero W entries (k-space)."""
+    ptr, idx, val = lay.ptr, lay.idx, lay.val
     for r in range(out.shape[0]):
         acc = 0.0
         for e in range(ptr[row0 + r], ptr[row0 + r + 1]):
@@ -341,22 +437,20 @@ def _fx_matvec(ptr, idx, val, row0, x, mode, inv_d, K, out):
 
 
 @njit(cache=True)
-def _fx_step(tok, t, dims, TE, PE, ptr, idx, val, b1, b2, bout, mode, P, tab,
-             Kc, Vc, A, S, NZj, NZa, qi, logits):
-    """`_step` in k-space for a fixed-point format; same cache roles (Kc, Vc are (L, H,
-    k, N): keys and values by coordinate), same return codes. ``dims`` = (L, H, k, d, f,
-    V); the CSR (ptr, idx, val) stacks the rows of Wq, Wk, Wv, Wo, W1, W2, Wout."""
-    L, H, k, d, f, V = dims[0], dims[1], dims[2], dims[3], dims[4], dims[5]
+def _fx_step(tok, t, fxw, layout, mode, P, Kc, Vc, A, S, NZj, NZa, qi, logits):
+    """`_step` in k-space for a fixed-point format; same return codes. ``fxw`` and
+    ``layout`` are `FxWeights` and `WeightLayout` (values in k-space) as plain tuples.
+    Kc, Vc are (L, H, k, N): keys and values by coordinate, so that a score runs over
+    contiguous rows. S, NZj, NZa (N) and qi (k) are scratch."""
+    w = FxWeights(*fxw)
+    lay = WeightLayout(*layout)
+    L, H, k = Kc.shape[0], Kc.shape[1], Kc.shape[2]
+    d, V, f = w.TE.shape[1], w.bout.shape[0], w.b1.shape[1]
+    tab = w.exp_table
     K = P[KPAPER]
     u = P[MINPOS]
     D = 1.0 / u
     Ki = int(K)
-    offk = L * H * k
-    offv = 2 * offk
-    offo = 3 * offk
-    off1 = offo + L * H * d
-    off2 = off1 + L * f
-    offout = off2 + L * d
     h = np.empty(d)
     q = np.empty(k)
     kv = np.empty(k)
@@ -366,16 +460,16 @@ def _fx_step(tok, t, dims, TE, PE, ptr, idx, val, b1, b2, bout, mode, P, tab,
     m = np.empty(d)
     lk = np.empty(V)
     for c in range(d):
-        h[c] = fx_add(TE[tok, c], PE[t, c], K)
+        h[c] = fx_add(w.TE[tok, c], w.PE[t, c], K)
     n = t + 1
     for l in range(L):
         for hd in range(H):
             r0 = (l * H + hd) * k
-            _fx_matvec(ptr, idx, val, r0, h, mode, u, K, q)
-            _fx_matvec(ptr, idx, val, offk + r0, h, mode, u, K, kv)
+            _fx_matvec(lay, lay.q + r0, h, mode, u, K, q)
+            _fx_matvec(lay, lay.k + r0, h, mode, u, K, kv)
             for c in range(k):
                 Kc[l, hd, c, t] = kv[c]
-            _fx_matvec(ptr, idx, val, offv + r0, h, mode, u, K, kv)
+            _fx_matvec(lay, lay.v + r0, h, mode, u, K, kv)
             for c in range(k):
                 Vc[l, hd, c, t] = kv[c]
             # scores s_j = sum_c [q[c] k_j[c]], one query coordinate at a time
@@ -441,7 +535,7 @@ def _fx_step(tok, t, dims, TE, PE, ptr, idx, val, b1, b2, bout, mode, P, tab,
                     p = fx_mul(NZa[ii], row[NZj[ii]], u, K)
                     acc = fx_add(acc, p, K) if mode == 0 else acc + p
                 o[c] = acc if mode == 0 else fx_clip(acc, K)
-            _fx_matvec(ptr, idx, val, offo + (l * H + hd) * d, o, mode, u, K, U[hd])
+            _fx_matvec(lay, lay.o + (l * H + hd) * d, o, mode, u, K, U[hd])
         for c in range(d):
             if mode == 0:
                 acc = U[0, c]
@@ -453,46 +547,28 @@ def _fx_step(tok, t, dims, TE, PE, ptr, idx, val, b1, b2, bout, mode, P, tab,
                     acc += U[hd, c]
                 acc = fx_clip(acc, K)
             h[c] = fx_add(h[c], acc, K)
-        _fx_matvec(ptr, idx, val, off1 + l * f, h, mode, u, K, z)
+        _fx_matvec(lay, lay.w1 + l * f, h, mode, u, K, z)
         for r in range(f):
-            z[r] = max(fx_add(z[r], b1[l, r], K), 0.0)
-        _fx_matvec(ptr, idx, val, off2 + l * d, z, mode, u, K, m)
+            z[r] = max(fx_add(z[r], w.b1[l, r], K), 0.0)
+        _fx_matvec(lay, lay.w2 + l * d, z, mode, u, K, m)
         for c in range(d):
-            h[c] = fx_add(h[c], fx_add(m[c], b2[l, c], K), K)
-    _fx_matvec(ptr, idx, val, offout, h, mode, u, K, lk)
+            h[c] = fx_add(h[c], fx_add(m[c], w.b2[l, c], K), K)
+    _fx_matvec(lay, lay.out, h, mode, u, K, lk)
     for v in range(V):
-        logits[v] = fx_add(lk[v], bout[v], K) * u
+        logits[v] = fx_add(lk[v], w.bout[v], K) * u
     return 0
-
-
-def _csr(mats: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The nonzero entries of the rows of ``mats`` (each reshaped to rows of its last
-    axis, stacked in order), row-major: so each row's columns stay increasing, the order
-    of its sum. Returns (ptr, idx, val)."""
-    counts, idx, val = [], [], []
-    for mat in mats:
-        rows = mat.reshape(-1, mat.shape[-1])
-        mask = rows != 0.0
-        counts.append(mask.sum(axis=1))
-        idx.append(np.nonzero(mask)[1])
-        val.append(rows[mask])
-    ptr = np.zeros(sum(c.size for c in counts) + 1, dtype=np.int64)
-    np.cumsum(np.concatenate(counts), out=ptr[1:])
-    return (ptr, np.concatenate(idx).astype(np.int64),
-            np.ascontiguousarray(np.concatenate(val), dtype=np.float64))
 
 
 _EXP_TABLES: dict[str, np.ndarray] = {}
 
 
-def _fixed_point_args(model: Model) -> tuple | None:
-    """The k-space arguments of `_fx_step`, or None when the format has no fast path."""
+def fixed_point_weights(model: Model) -> tuple[FxWeights, WeightLayout] | None:
+    """The k-space weights of `_fx_step`, or None when the format has no fast path."""
     P = np.ascontiguousarray(model.fmt.params, dtype=np.float64)
     s = fparith.fixed_point_s(P)
     if not s:
         return None
     D = 2.0 ** (s + 1)
-    st = model.stacked
     if s <= fparith.FX_TABLE_MAX_S:
         tab = _EXP_TABLES.get(model.fmt.spec)
         if tab is None:
@@ -502,19 +578,14 @@ def _fixed_point_args(model: Model) -> tuple | None:
         tab = np.empty(0)
     if tab.size and tab.min() < 0.0:
         return None  # Z = min(sum, K) needs [exp] >= 0
-    L, H, k, d = st["Wq"].shape
-    dims = np.array([L, H, k, d, st["W1"].shape[1], model.vocab], dtype=np.int64)
-    ptr, idx, val = _csr([st["Wq"], st["Wk"], st["Wv"], st["Wo"], st["W1"], st["W2"],
-                          model.Wout])
-    return (dims, model.TE * D, model.PE * D, ptr, idx, val * D, st["b1"] * D,
-            st["b2"] * D, model.bout * D, model.sum_code, P, tab)
+    w = dense_weights(model)
+    fxw = FxWeights(TE=w.TE * D, PE=w.PE * D, b1=w.b1 * D, b2=w.b2 * D, bout=w.bout * D,
+                    exp_table=tab)
+    return fxw, weight_layout(w, D)
 
 
-def _weights(model: Model) -> tuple:
-    s = model.stacked
-    return (model.TE, model.PE, s["Wq"], s["Wk"], s["Wv"], s["Wo"], s["W1"], s["b1"],
-            s["W2"], s["b2"], model.Wout, model.bout, model.sum_code,
-            np.ascontiguousarray(model.fmt.params, dtype=np.float64))
+def _params(model: Model) -> np.ndarray:
+    return np.ascontiguousarray(model.fmt.params, dtype=np.float64)
 
 
 def _undefined(model: Model, position: int, layer: int, head: int) -> ModelUndefined:
@@ -541,7 +612,8 @@ def forward_full(model: Model, tokens: Sequence[int] | np.ndarray,
     L, H = model.n_layers, model.heads
     A = np.zeros((L, H, n, n) if record_attention else (1, 1, 1, 1))
     logits = np.empty(model.vocab)
-    code = _full(toks, *_weights(model), record_attention, A, logits)
+    code = _full(toks, tuple(dense_weights(model)), model.sum_code, _params(model),
+                 record_attention, A, logits)
     if code:
         c = code - 1
         raise _undefined(model, c // (L * H), (c // H) % L, c % H)
@@ -559,11 +631,40 @@ def next_token(model: Model, tokens: Sequence[int] | np.ndarray) -> int:
     return forward_full(model, tokens).token
 
 
-#: Module switches, read when a `Decoder` is made: FAST selects the k-space kernel for
-#: fixed-point formats, SKIPS the zero-term skips of the general kernel. Both leave every
-#: result bit for bit the same (tests/test_fastpath.py); off, they give the plain route.
-FAST = True
-SKIPS = True
+class _GeneralKernel:
+    """`_step` with its cache: K (L, H, N, k), key rows by position, since a score is
+    one row against the query."""
+
+    def __init__(self, model: Model, cap: int, skips: bool):
+        L, H, k = model.n_layers, model.heads, model.d_head
+        w = dense_weights(model)
+        self.skips = skips
+        self.args = (tuple(w), tuple(weight_layout(w)), model.sum_code, _params(model))
+        self.K = np.zeros((L, H, cap, k))
+        self.Vt = np.zeros((L, H, k, cap))
+        self.fin = np.zeros((L, H, 2, cap), dtype=np.bool_)
+        self.parts = np.empty(_MAX_PARTIALS + 2)
+        self.sel = np.empty(cap + k, dtype=np.int64)
+
+    def step(self, tok: int, t: int, A: np.ndarray, logits: np.ndarray) -> int:
+        return _step(tok, t, *self.args, self.K, self.Vt, A, self.fin, logits, self.skips,
+                     self.parts, self.sel)
+
+
+class _FixedPointKernel:
+    """`_fx_step` with its cache: keys and values both (L, H, k, N), by coordinate, since
+    the scores of all keys run one query coordinate at a time."""
+
+    def __init__(self, model: Model, cap: int, fx: tuple[FxWeights, WeightLayout]):
+        L, H, k = model.n_layers, model.heads, model.d_head
+        self.args = (tuple(fx[0]), tuple(fx[1]), model.sum_code, _params(model))
+        self.Kc = np.zeros((L, H, k, cap))
+        self.Vc = np.zeros((L, H, k, cap))
+        self.scratch = (np.empty(cap), np.empty(cap, dtype=np.int64), np.empty(cap),
+                        np.empty(k, dtype=np.int64))
+
+    def step(self, tok: int, t: int, A: np.ndarray, logits: np.ndarray) -> int:
+        return _fx_step(tok, t, *self.args, self.Kc, self.Vc, A, *self.scratch, logits)
 
 
 class Decoder:
@@ -574,34 +675,21 @@ class Decoder:
     pass is undefined the decoder stays undefined (every longer prompt contains the
     undefined position) and `push` raises `ModelUndefined` again.
 
-    ``fast`` and ``skips`` (default: the module's FAST and SKIPS) choose the kernel:
-    the fixed-point k-space kernel where the format allows it, and zero-term skips in
-    the general kernel. They change the speed, never a result.
+    ``fast`` and ``skips`` choose the kernel: ``fast``, the fixed-point k-space kernel
+    where the format allows it; otherwise the general kernel, with zero-term skips when
+    ``skips``. They change the speed, never a result (tests/test_fastpath.py); both off
+    give the plain route, the reference of those tests.
     """
 
-    def __init__(self, model: Model, capacity: int | None = None,
-                 fast: bool | None = None, skips: bool | None = None):
+    def __init__(self, model: Model, capacity: int | None = None, fast: bool = True,
+                 skips: bool = True):
         self.model = model
         cap = model.max_len if capacity is None else min(int(capacity), model.max_len)
-        L, H, k = model.n_layers, model.heads, model.d_head
-        self._fx = _fixed_point_args(model) if (FAST if fast is None else fast) else None
-        self._skips = bool(SKIPS if skips is None else skips)
-        if self._fx is not None:
-            self._K = np.zeros((L, H, k, cap))
-            self._Vt = np.zeros((L, H, k, cap))
-            self._scratch = (np.empty(cap), np.empty(cap, dtype=np.int64), np.empty(cap),
-                             np.empty(k, dtype=np.int64))
-        else:
-            self._args = _weights(model)
-            st = model.stacked
-            self._csr = _csr([st["Wq"], st["Wk"], st["Wv"], st["Wo"], st["W1"], st["W2"],
-                              model.Wout])
-            self._K = np.zeros((L, H, cap, k))
-            self._Vt = np.zeros((L, H, k, cap))
-            self._fin = np.zeros((L, H, 2, cap), dtype=np.bool_)
-            self._parts = np.empty(_MAX_PARTIALS + 2)
-            self._sel = np.empty(cap + k, dtype=np.int64)
-        self._A = np.zeros((L, H, cap))
+        fx = fixed_point_weights(model) if fast else None
+        self._kernel: _GeneralKernel | _FixedPointKernel = (
+            _FixedPointKernel(model, cap, fx) if fx is not None
+            else _GeneralKernel(model, cap, bool(skips)))
+        self._A = np.zeros((model.n_layers, model.heads, cap))
         self._logits = np.empty(model.vocab)
         self.position = 0  # number of tokens pushed so far
         self.undefined: ModelUndefined | None = None
@@ -609,9 +697,9 @@ class Decoder:
     @property
     def kernel(self) -> str:
         """Which kernel runs: "fixed-point", "general+skips" or "general"."""
-        if self._fx is not None:
+        if isinstance(self._kernel, _FixedPointKernel):
             return "fixed-point"
-        return "general+skips" if self._skips else "general"
+        return "general+skips" if self._kernel.skips else "general"
 
     @property
     def capacity(self) -> int:
@@ -630,12 +718,7 @@ class Decoder:
         tok = int(token)
         if not 0 <= tok < self.model.vocab:
             self.model.check_tokens([tok])  # raises ModelError with the message
-        if self._fx is not None:
-            code = _fx_step(tok, t, *self._fx, self._K, self._Vt, self._A, *self._scratch,
-                            self._logits)
-        else:
-            code = _step(tok, t, *self._args, self._K, self._Vt, self._A, self._logits,
-                         self._skips, *self._csr, self._fin, self._parts, self._sel)
+        code = self._kernel.step(tok, t, self._A, self._logits)
         self.position = t + 1
         if code:
             H = self.model.heads
@@ -664,8 +747,3 @@ class Decoder:
     def attention(self) -> np.ndarray:
         """(L, H, t+1): a_tj of the last pushed position t."""
         return self._A[:, :, :self.position].copy()
-
-
-def kernel_args(model: Model) -> tuple[Any, ...]:
-    """The weight arguments of the kernels, for callers that drive them directly."""
-    return _weights(model)
