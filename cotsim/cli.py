@@ -23,6 +23,7 @@ COMMANDS = {
     "compile": "compile",
     "check": "check",
     "demo": "demo",
+    "experiment": "experiment",
 }
 
 

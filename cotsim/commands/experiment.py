@@ -1,0 +1,127 @@
+"""``cotsim experiment train|eval``: the paper's experiments (docs/experiments.md).
+
+- ``experiment train --task TASK --setting base|cot|hint --n N --layers L [--d-model D]
+  [--heads H] [--d-ff F] [--steps S] [--batch B] [--lr LR] [--seed S] -o DIR [--json]``
+  trains a model (JAX) and prints its metrics; writes DIR/model.npz (format float32)
+  and DIR/metrics.json. Rerun with the same arguments to resume an interrupted run.
+- ``experiment eval M.npz --task TASK --setting S --n N --format FMT [--samples K]
+  [--seed S] [--json]`` runs the model in FMT through the simulator.
+
+Thin: both call `experiments.train.train` and `experiments.evaluate.evaluate`. Exit 2 on
+bad input (nothing written), 1 when training diverges (NaN loss).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from ._args import int_at_least, positive
+
+#: the contract's keys, printed first
+TRAIN_KEYS = ("task", "setting", "n", "layers", "d_model", "steps", "seconds", "accuracy",
+              "chance")
+
+
+def _integer(text: str) -> int:
+    """Any integer; the library says which range the option takes."""
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+
+
+def _float(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+
+
+def register(sub: argparse._SubParsersAction, name: str) -> None:
+    p = sub.add_parser(name, help="train models on the paper's tasks and run them in "
+                       "finite precision",
+                       description="The paper's experiments (Section 5): modadd:P, s5, "
+                       "sqmod:P and cvp, in the settings base, cot and hint.")
+    esub = p.add_subparsers(dest="experiment_command", metavar="ACTION",
+                            parser_class=type(p))
+    # defaults are documented here but applied by the library (one source of truth)
+    t = esub.add_parser("train", help="train a model (JAX, float32, CPU)",
+                        description="Train a decoder of the simulator's architecture on "
+                        "fresh samples at every step; write DIR/model.npz and "
+                        "DIR/metrics.json. The same command again resumes an "
+                        "interrupted run.")
+    t.add_argument("--task", required=True, help="modadd:P, s5, sqmod:P or cvp")
+    t.add_argument("--setting", required=True, help="base, cot or hint")
+    t.add_argument("--n", type=_integer, required=True,
+                   help="input length n (1..128)")
+    t.add_argument("--layers", type=_integer, required=True,
+                   help="number of layers L (1..16)")
+    t.add_argument("--d-model", type=positive, default=None, help="width d (default 128)")
+    t.add_argument("--heads", type=positive, default=None, help="heads (default 4)")
+    t.add_argument("--d-ff", type=positive, default=None, help="MLP width (default 512)")
+    t.add_argument("--steps", type=positive, default=None, help="steps (default 2000)")
+    t.add_argument("--batch", type=positive, default=None, help="batch size (default 128)")
+    t.add_argument("--lr", type=_float, default=None, help="peak learning rate (1e-3)")
+    t.add_argument("--weight-decay", type=_float, default=None, help="AdamW decay (0.1)")
+    t.add_argument("--init-scale", type=_float, default=None, help="init std (0.1)")
+    t.add_argument("--checkpoint-every", type=positive, default=None,
+                   help="steps between checkpoints (default 250)")
+    t.add_argument("--eval-samples", type=positive, default=None,
+                   help="held-out samples for the final metrics (default 1024)")
+    t.add_argument("--seed", type=int_at_least(0), default=0, help="random seed (0)")
+    t.add_argument("-o", "--output", required=True, metavar="DIR", help="run folder")
+    t.add_argument("--json", action="store_true", help="print one JSON object")
+    t.add_argument("--no-progress", action="store_true", help="no progress bar")
+    t.set_defaults(run=run_train)
+
+    e = esub.add_parser("eval", help="run a trained model in a format, by the simulator",
+                        description="Round the model's weights to FMT and run held-out "
+                        "prompts through the simulator (KV cache); for cot the model "
+                        "writes its own chain.")
+    e.add_argument("model", help="a model .npz file")
+    e.add_argument("--task", required=True, help="modadd:P, s5, sqmod:P or cvp")
+    e.add_argument("--setting", required=True, help="base, cot or hint")
+    e.add_argument("--n", type=_integer, required=True, help="input length n")
+    e.add_argument("--format", required=True,
+                   help="paper:e=E,s=S, ieee:e=E,m=M, float16, bfloat16, e5m2, float32, float64")
+    e.add_argument("--samples", type=positive, default=256, help="prompts (default 256)")
+    e.add_argument("--seed", type=int_at_least(0), default=0, help="random seed (0)")
+    e.add_argument("--json", action="store_true", help="print one JSON object")
+    e.set_defaults(run=run_eval)
+
+
+def _print(metrics: dict, as_json: bool, first: tuple[str, ...] = ()) -> None:
+    order = [k for k in first if k in metrics] + [k for k in metrics if k not in first]
+    if as_json:
+        print(json.dumps({k: metrics[k] for k in order}))
+        return
+    width = max(len(k) for k in order)
+    for k in order:
+        v = metrics[k]
+        print(f"{k:<{width}}  {v:.4f}" if isinstance(v, float) else f"{k:<{width}}  {v}")
+
+
+def run_train(args: argparse.Namespace) -> int:
+    from experiments.train import TrainingDiverged, train
+
+    opts = {k: getattr(args, k) for k in ("d_model", "heads", "d_ff", "steps", "batch", "lr",
+                                          "weight_decay", "init_scale", "checkpoint_every",
+                                          "eval_samples") if getattr(args, k) is not None}
+    try:
+        metrics = train(args.task, args.setting, args.n, args.layers, seed=args.seed,
+                        out_dir=args.output, progress=not args.no_progress, **opts)
+    except TrainingDiverged as e:
+        print(f"cotsim experiment train: {e}", file=sys.stderr)
+        return 1
+    _print(metrics, args.json, TRAIN_KEYS)
+    return 0
+
+
+def run_eval(args: argparse.Namespace) -> int:
+    from experiments.evaluate import evaluate
+
+    result = evaluate(args.model, args.task, args.setting, args.n, args.format,
+                      samples=args.samples, seed=args.seed)
+    _print(result, args.json, ("accuracy", "undefined", "samples", "format"))
+    return 0

@@ -1,0 +1,147 @@
+"""Run a trained model in exact finite precision: the simulator, weights rounded to FMT.
+
+`evaluate(model_path, task, setting, n, fmt)` loads the `.npz` with
+`transformer_sim.npz.load`, rounds every weight to FMT (`in_format`), and runs held-out
+prompts through the simulator's incremental forward pass (`forward.Decoder`, KV cache);
+for cot the model writes its own chain with `cot.run_cot`. Prompts come from
+``numpy.random.default_rng([2, seed])``, a stream that training never draws from.
+
+Reported:
+- ``accuracy``: the answer is right (for cot: the last token of the model's own chain);
+- ``undefined``: the share of prompts on which the forward pass is undefined (some
+  Z_i = 0, `ModelUndefined`); such a prompt counts as wrong everywhere;
+- ``teacher_forced``: the paper's metric. For cot, every chain token is right when the
+  true c_1..c_{i-1} are fed. This equals ``chain_accuracy``, that the model's own chain
+  is right in full: up to the first wrong token both runs read the same tokens, so
+  they make the same first mistake (or are undefined at the same step). For base and
+  hint it is the answer accuracy;
+- ``teacher_forced_tokens``: the share of chain tokens right under teacher forcing (cot);
+- ``chain_accuracy``: cot, the model's own chain is right in full; hint, every label
+  at the input positions and the answer are right; base, the answer.
+"""
+from __future__ import annotations
+
+import os
+import time
+from typing import Any
+
+import numpy as np
+
+from circuits.errors import CotsimInputError
+from transformer_sim.floatformat import FloatFormat
+from transformer_sim.model import Layer, Model
+
+from .tasks import Task, check_setting, parse_task
+
+#: names the experiments accept beside FloatFormat.parse's
+FORMAT_ALIASES = {"float32": "ieee:e=8,m=23"}
+
+
+def parse_format(spec: str | FloatFormat) -> FloatFormat:
+    """A format spec as `FloatFormat.parse` reads it, plus ``float32``."""
+    if isinstance(spec, FloatFormat):
+        return spec
+    text = str(spec).strip()
+    return FloatFormat.parse(FORMAT_ALIASES.get(text, text))
+
+
+def in_format(model: Model, fmt: FloatFormat) -> Model:
+    """``model`` with every weight rounded to ``fmt`` and every operation in ``fmt``
+    (same sum mode). Raises `ModelError` when a weight rounds to an infinity."""
+    r = fmt.round
+    layers = tuple(Layer(**{k: r(v) for k, v in layer.arrays().items()})
+                   for layer in model.layers)
+    return Model(fmt=fmt, sum_mode=model.sum_mode, TE=r(model.TE), PE=r(model.PE),
+                 Wout=r(model.Wout), bout=r(model.bout), layers=layers)
+
+
+def check_model(model: Model, task: Task, setting: str, n: int, where: str) -> None:
+    """One line when ``model`` cannot read the task's prompts."""
+    if model.vocab != task.vocab:
+        raise CotsimInputError(f"{where}: the model's vocabulary has {model.vocab} tokens, "
+                               f"{task.spec} has {task.vocab}")
+    need = task.seq_len(setting, n)
+    if model.max_len < need:
+        raise CotsimInputError(f"{where}: max_len {model.max_len} is too short for "
+                               f"{task.spec} {setting} at n = {n} ({need} positions)")
+
+
+def evaluate(model_path: str | os.PathLike | Model, task: str | Task, setting: str, n: int,
+             fmt: str | FloatFormat, samples: int = 256, seed: int = 0) -> dict[str, Any]:
+    """Accuracy of the trained model in ``fmt`` on ``samples`` held-out prompts.
+
+    Returns {"accuracy", "undefined", "samples", "format", "teacher_forced",
+    "teacher_forced_tokens" (cot), "chain_accuracy", "task", "setting", "n", "seed",
+    "seconds"} (see the module docstring)."""
+    from transformer_sim.cot import run_cot
+    from transformer_sim.errors import ModelUndefined
+    from transformer_sim.forward import Decoder
+    from transformer_sim.npz import load
+
+    t = parse_task(task)
+    check_setting(setting)
+    n = t.check_n(n)
+    if isinstance(samples, bool) or not isinstance(samples, (int, np.integer)) or samples < 1:
+        raise CotsimInputError(f"samples = {samples!r}: expected an integer >= 1")
+    f = parse_format(fmt)
+    if isinstance(model_path, Model):
+        base, where = model_path, "<model>"
+    else:
+        where = os.fspath(model_path)
+        base = load(where)
+    check_model(base, t, setting, n, where)
+    model = in_format(base, f)
+    sample = t.sample(np.random.default_rng([2, int(seed)]), n, int(samples))
+    labels = t.label_positions(n)
+    t0 = time.perf_counter()
+    right = undefined = chain_right = tf_tokens = 0
+    for prompt, chain, answer in zip(sample.prompts, sample.chains, sample.answers):
+        if setting != "cot":
+            dec = Decoder(model, capacity=prompt.size)
+            try:
+                preds = [dec.push(int(tok)) for tok in prompt]
+            except ModelUndefined:
+                undefined += 1
+                continue
+            ok = preds[-1] == answer
+            right += ok
+            chain_right += ok and (setting == "base"
+                                   or all(preds[p] == c for p, c in zip(labels, chain)))
+            continue
+        trace = run_cot(model, prompt, n, progress=False)
+        own = np.array(trace.tokens)
+        undefined += trace.undefined
+        right += (not trace.undefined) and own[-1] == answer
+        if not trace.undefined and np.array_equal(own, chain):
+            chain_right += 1
+            tf_tokens += n
+        else:
+            tf_tokens += _teacher_forced_tokens(model, prompt, chain)
+    k = int(samples)
+    out: dict[str, Any] = {
+        "accuracy": right / k, "undefined": undefined / k, "samples": k, "format": f.spec,
+        "teacher_forced": (chain_right if setting == "cot" else right) / k,
+        "chain_accuracy": chain_right / k, "task": t.spec, "setting": setting, "n": n,
+        "seed": int(seed), "seconds": round(time.perf_counter() - t0, 3)}
+    if setting == "cot":
+        out["teacher_forced_tokens"] = tf_tokens / (k * n)
+    return out
+
+
+def _teacher_forced_tokens(model: Model, prompt: np.ndarray, chain: np.ndarray) -> int:
+    """How many of c_1..c_n the model predicts when fed the true chain (0 from an
+    undefined step on)."""
+    from transformer_sim.errors import ModelUndefined
+    from transformer_sim.forward import Decoder
+
+    dec = Decoder(model, capacity=prompt.size + chain.size - 1)
+    good = 0
+    try:
+        pred = dec.extend(prompt)
+        for i, c in enumerate(chain):
+            good += pred == c
+            if i + 1 < chain.size:
+                pred = dec.push(int(c))
+    except ModelUndefined:
+        pass
+    return int(good)

@@ -1,0 +1,426 @@
+"""Train a decoder of the simulator's architecture on a task, in JAX + optax (float32, CPU).
+
+`train(task, setting, n, layers, ...)` trains online (a fresh batch every step), writes
+``DIR/model.npz`` (DESIGN layout, format float32) and ``DIR/metrics.json``, and returns
+the metrics. Deterministic for a seed: the initial weights come from
+``jax.random.PRNGKey(seed)``, the batch of step s from
+``numpy.random.default_rng([0, seed, s])``, the held-out evaluation samples from
+``default_rng([1, seed])``; there is no other randomness.
+
+A run folder holds ``run.json`` (the configuration, written first), ``checkpoint.npz``
+(parameters, AdamW state, step and elapsed time; written atomically every
+``checkpoint_every`` steps, removed when the run finishes) and, once finished,
+``model.npz`` and ``metrics.json``. Calling `train` again with the same configuration
+resumes from the checkpoint (bit for bit the run it would have been) or, when the run is
+finished, returns its metrics. A folder that holds another run's files, or anything
+that is not a run, is refused before anything is written. A NaN or infinite loss stops
+the run with `TrainingDiverged` naming the step; the last checkpoint, written from finite
+parameters only, stays.
+
+Defaults (`DEFAULTS`, docs/experiments.md): d_model 128, 4 heads of width 32, d_ff 512,
+AdamW (peak lr 1e-3, a linear warm-up over the first 5% of steps and a cosine decay to
+lr/10, weight decay 0.1, gradient norm clipped at 1), batch 128, init scale 0.1,
+2,000 steps.
+"""
+from __future__ import annotations
+
+import io
+import json
+import math
+import os
+import sys
+import time
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+
+from circuits.atomic import write_atomic
+from circuits.errors import CotsimInputError
+
+from .tasks import MAX_N, Task, check_setting, parse_task
+
+#: the largest number of layers
+MAX_LAYERS = 16
+CONFIG_VERSION = 1
+DEFAULTS: dict[str, Any] = {"d_model": 128, "heads": 4, "d_ff": 512, "steps": 2000,
+                            "batch": 128, "lr": 1e-3, "weight_decay": 0.1,
+                            "init_scale": 0.1, "warmup": 0.05, "clip": 1.0,
+                            "checkpoint_every": 250, "eval_samples": 1024}
+RUN_FILES = ("run.json", "checkpoint.npz", "model.npz", "metrics.json")
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss became NaN or infinite; the message names the step."""
+
+
+def _int_in(name: str, v: Any, lo: int, hi: int | None = None) -> int:
+    if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < lo \
+            or (hi is not None and v > hi):
+        rng = f"{lo}..{hi}" if hi is not None else f">= {lo}"
+        raise CotsimInputError(f"{name} = {v!r} is out of range: expected an integer {rng}")
+    return int(v)
+
+
+def _positive_float(name: str, v: Any, allow_zero: bool = False) -> float:
+    try:
+        x = float(v)
+    except (TypeError, ValueError):
+        raise CotsimInputError(f"{name} = {v!r} is not a number") from None
+    if not math.isfinite(x) or x < 0 or (x == 0 and not allow_zero):
+        raise CotsimInputError(f"{name} = {v!r} must be a finite number "
+                               f"{'>= 0' if allow_zero else '> 0'}")
+    return x
+
+
+def make_config(task: str | Task, setting: str, n: int, layers: int, *, d_model: int,
+                heads: int, d_ff: int, steps: int, batch: int, lr: float, seed: int,
+                weight_decay: float, init_scale: float, eval_samples: int) -> dict[str, Any]:
+    """The validated configuration of a run (what ``run.json`` holds); raises
+    `CotsimInputError` with one line for a bad value."""
+    t = parse_task(task)
+    check_setting(setting)
+    n = t.check_n(n)
+    layers = _int_in("layers", layers, 1, MAX_LAYERS)
+    d_model = _int_in("d_model", d_model, 1, 4096)
+    heads = _int_in("heads", heads, 1, d_model)
+    if d_model % heads:
+        raise CotsimInputError(f"d_model = {d_model} is not a multiple of heads = {heads}")
+    return {"version": CONFIG_VERSION, "task": t.spec, "setting": setting, "n": n,
+            "layers": layers, "d_model": d_model, "heads": heads,
+            "d_head": d_model // heads, "d_ff": _int_in("d_ff", d_ff, 1, 65536),
+            "steps": _int_in("steps", steps, 1), "batch": _int_in("batch", batch, 1, 65536),
+            "lr": _positive_float("lr", lr), "seed": _int_in("seed", seed, 0, 2**32 - 1),
+            "weight_decay": _positive_float("weight_decay", weight_decay, allow_zero=True),
+            "init_scale": _positive_float("init_scale", init_scale),
+            "warmup": DEFAULTS["warmup"], "clip": DEFAULTS["clip"],
+            "eval_samples": _int_in("eval_samples", eval_samples, 1, 10**6),
+            "max_len": t.seq_len(setting, n), "vocab": t.vocab}
+
+
+def check_out_dir(out_dir: str, config: dict[str, Any]) -> dict[str, Any] | None:
+    """Refuse a folder holding another run or foreign files (nothing is written).
+    Returns the stored metrics when this very run is finished there, else None."""
+    if not os.path.lexists(out_dir):
+        return None
+    if not os.path.isdir(out_dir):
+        raise CotsimInputError(f"{out_dir}: exists and is not a folder")
+    run_json = os.path.join(out_dir, "run.json")
+    if not os.path.exists(run_json):
+        if os.listdir(out_dir):
+            raise CotsimInputError(f"{out_dir}: holds files but no run.json (not a cotsim "
+                                   "training run); use an empty or new folder")
+        return None
+    try:
+        with open(run_json, encoding="utf-8") as f:
+            stored = json.load(f)
+    except (OSError, ValueError) as e:
+        raise CotsimInputError(f"{run_json}: unreadable run configuration ({e})") from None
+    if stored != config:
+        keys = sorted(set(stored) | set(config)) if isinstance(stored, dict) else ["?"]
+        diff = [k for k in keys if not isinstance(stored, dict) or stored.get(k) != config.get(k)]
+        what = ", ".join(f"{k} {stored.get(k)!r} there, {config.get(k)!r} here"
+                         for k in diff[:3]) if isinstance(stored, dict) else "not a JSON object"
+        raise CotsimInputError(f"{out_dir}: holds another run ({what}); use another folder")
+    metrics = os.path.join(out_dir, "metrics.json")
+    if os.path.exists(metrics) and os.path.exists(os.path.join(out_dir, "model.npz")):
+        with open(metrics, encoding="utf-8") as f:
+            return json.load(f)
+    return None
+
+
+# --- checkpoints ------------------------------------------------------------------
+def _save_checkpoint(path: str, params: dict, opt_state: Any, step: int, seconds: float,
+                     config: dict[str, Any]) -> None:
+    import jax
+
+    arrays = {f"params/{k}": np.asarray(v) for k, v in params.items()}
+    for i, leaf in enumerate(jax.tree_util.tree_leaves(opt_state)):
+        arrays[f"opt/{i}"] = np.asarray(leaf)
+    meta = {"step": step, "seconds": seconds, "config": config,
+            "rng": "batch of step s: numpy default_rng([0, seed, s])"}
+    buf = io.BytesIO()
+    np.savez(buf, meta=np.array(json.dumps(meta)), **arrays)
+    write_atomic(path, buf.getvalue())
+
+
+def _load_checkpoint(path: str, params: dict, opt_state: Any, config: dict[str, Any]
+                     ) -> tuple[dict, Any, int, float]:
+    import jax
+    import jax.numpy as jnp
+
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            meta = json.loads(z["meta"].item())
+            if meta.get("config") != config:
+                raise CotsimInputError(f"{path}: a checkpoint of another run")
+            new_params = {k: jnp.asarray(z[f"params/{k}"]) for k in params}
+            leaves, tree = jax.tree_util.tree_flatten(opt_state)
+            new_leaves = [jnp.asarray(z[f"opt/{i}"], dtype=np.asarray(leaf).dtype)
+                          for i, leaf in enumerate(leaves)]
+    except (OSError, ValueError, KeyError) as e:
+        if isinstance(e, CotsimInputError):
+            raise
+        raise CotsimInputError(f"{path}: unreadable checkpoint ({e}); remove it to start "
+                               "over") from None
+    return (new_params, jax.tree_util.tree_unflatten(tree, new_leaves), int(meta["step"]),
+            float(meta["seconds"]))
+
+
+# --- the training step and the metrics -----------------------------------------------
+def _opt_key(config: dict[str, Any]) -> tuple:
+    """What the optimiser's compiled step depends on (the key of the step cache); the
+    learning rate is an argument of the step, so runs that differ only in it share one
+    compiled function."""
+    return tuple(config[k] for k in ("steps", "warmup", "clip", "weight_decay"))
+
+
+@lru_cache(maxsize=8)
+def _optimizer(key: tuple):
+    """AdamW with a unit peak learning rate (the step multiplies by lr): clip the global
+    gradient norm, Adam, decoupled weight decay, linear warm-up then cosine decay to
+    1/10. This is optax.adamw(lr * schedule) with the product taken outside."""
+    import optax
+
+    steps, warmup, clip, weight_decay = key
+    warm = max(1, int(warmup * steps))
+    schedule = optax.warmup_cosine_decay_schedule(
+        init_value=0.0, peak_value=1.0, warmup_steps=warm,
+        decay_steps=max(steps, warm + 1), end_value=0.1)
+    return optax.chain(optax.clip_by_global_norm(clip), optax.scale_by_adam(),
+                       optax.add_decayed_weights(weight_decay),
+                       optax.scale_by_learning_rate(schedule))
+
+
+@lru_cache(maxsize=8)
+def _step_fn(key: tuple):
+    """The jitted training step; cached so that runs of one configuration (a resumed
+    run, a sweep) compile it once per shape."""
+    import jax
+    import optax
+
+    opt = _optimizer(key)
+
+    @jax.jit
+    def step(params, opt_state, inputs, targets, mask, lr):
+        loss, grads = jax.value_and_grad(_loss_fn)(params, inputs, targets, mask)
+        updates, opt_state = opt.update(grads, opt_state, params)
+        updates = jax.tree_util.tree_map(lambda u: u * lr, updates)
+        return optax.apply_updates(params, updates), opt_state, loss
+
+    return step
+
+
+def _loss_fn(params, inputs, targets, mask):
+    import jax
+    import jax.numpy as jnp
+
+    from .model_jax import forward
+
+    logits = forward(params, inputs)
+    logp = jax.nn.log_softmax(logits, axis=-1)
+    nll = -jnp.take_along_axis(logp, targets[..., None], axis=-1)[..., 0]
+    return jnp.sum(nll * mask) / jnp.sum(mask)
+
+
+def data_rng(seed: int, step: int) -> np.random.Generator:
+    """The generator of the training batch of ``step``."""
+    return np.random.default_rng([0, seed, step])
+
+
+def held_out(task: Task, setting: str, n: int, seed: int, samples: int):
+    """The evaluation batch of a run: ``samples`` fresh instances, drawn from a stream
+    that no training step uses."""
+    return task.make_batch(setting, task.sample(np.random.default_rng([1, seed]), n, samples))
+
+
+@lru_cache(maxsize=1)
+def _score_fn():
+    import jax
+    import jax.numpy as jnp
+
+    from .model_jax import forward
+
+    @jax.jit
+    def score(params, inputs, targets, mask, chain_pos, answer_pos):
+        logits = forward(params, inputs)
+        pred = jnp.argmax(logits, axis=-1)
+        logp = jax.nn.log_softmax(logits, axis=-1)
+        nll = -jnp.take_along_axis(logp, targets[..., None], axis=-1)[..., 0]
+        ok = pred == targets
+        return (ok[:, answer_pos], jnp.all(ok[:, chain_pos], axis=1),
+                jnp.sum(nll * mask, axis=1), jnp.sum(mask, axis=1))
+
+    return score
+
+
+@lru_cache(maxsize=1)
+def _greedy_fn():
+    import jax
+
+    from .model_jax import greedy_chain
+
+    return jax.jit(greedy_chain, static_argnums=2)
+
+
+def jax_metrics(params: dict, task: Task, setting: str, batch, chunk: int = 512
+                ) -> dict[str, float]:
+    """Accuracies of the JAX model on ``batch`` (a `tasks.Batch`): ``answer_accuracy``
+    (the answer token, teacher-forced), ``chain_accuracy`` (every labelled chain token
+    right: cot teacher-forced, hint the input-position labels), ``eval_loss``, and for cot
+    the free-running ``free_running_accuracy`` (the answer at the end of the model's own
+    chain) and ``free_running_chain``. ``accuracy`` is the paper's metric: for cot the
+    teacher-forced all-chain accuracy, else the answer accuracy."""
+    import jax.numpy as jnp
+
+    score = _score_fn()
+    B = batch.inputs.shape[0]
+    ans, chain, nll, cnt, free_ans, free_chain = [], [], [], [], [], []
+    n = batch.sample.chains.shape[1]
+    greedy = _greedy_fn() if setting == "cot" else None
+    for lo in range(0, B, chunk):
+        sl = slice(lo, lo + chunk)
+        a, c, l, m = score(params, jnp.asarray(batch.inputs[sl]), jnp.asarray(batch.targets[sl]),
+                           jnp.asarray(batch.mask[sl]), jnp.asarray(batch.chain_pos),
+                           batch.answer_pos)
+        ans.append(np.asarray(a)), chain.append(np.asarray(c))
+        nll.append(np.asarray(l)), cnt.append(np.asarray(m))
+        if greedy is not None:
+            own = np.asarray(greedy(params, jnp.asarray(batch.sample.prompts[sl], jnp.int32), n))
+            free_ans.append(own[:, -1] == batch.sample.answers[sl])
+            free_chain.append(np.all(own == batch.sample.chains[sl], axis=1))
+    out = {"answer_accuracy": float(np.concatenate(ans).mean()),
+           "chain_accuracy": float(np.concatenate(chain).mean()),
+           "eval_loss": float(np.concatenate(nll).sum() / np.concatenate(cnt).sum())}
+    if greedy is not None:
+        out["free_running_accuracy"] = float(np.concatenate(free_ans).mean())
+        out["free_running_chain"] = float(np.concatenate(free_chain).mean())
+        out["accuracy"] = out["chain_accuracy"]
+    else:
+        out["accuracy"] = out["answer_accuracy"]
+    return out
+
+
+def train(task: str | Task, setting: str, n: int, layers: int, d_model: int = DEFAULTS["d_model"],
+          heads: int = DEFAULTS["heads"], d_ff: int = DEFAULTS["d_ff"],
+          steps: int = DEFAULTS["steps"], batch: int = DEFAULTS["batch"],
+          lr: float = DEFAULTS["lr"], seed: int = 0, out_dir: str | os.PathLike = "run",
+          progress: bool = True, *, weight_decay: float = DEFAULTS["weight_decay"],
+          init_scale: float = DEFAULTS["init_scale"],
+          checkpoint_every: int = DEFAULTS["checkpoint_every"],
+          eval_samples: int = DEFAULTS["eval_samples"],
+          stop_after: int | None = None) -> dict[str, Any]:
+    """Train one model; return its metrics (also written to ``out_dir/metrics.json``).
+
+    Metrics: {"task", "setting", "n", "layers", "d_model", "steps", "seconds",
+    "accuracy", "chance"} (the contract), plus "answer_accuracy", "chain_accuracy",
+    "eval_loss", for cot "free_running_accuracy" and "free_running_chain" (see
+    `jax_metrics`), "loss" (mean training loss of the last 100 steps),
+    "steps_per_second", "params", "heads", "d_ff", "seed", "eval_samples", "finished".
+    ``seconds`` is the training wall time, summed over resumed calls.
+
+    ``stop_after`` ends this call after that many steps, leaving a checkpoint (a
+    deliberate interruption; call again to resume); it then returns a partial dict with
+    "finished": False. Raises `CotsimInputError` for bad arguments or a folder holding
+    another run (nothing written), `TrainingDiverged` on a NaN loss.
+    """
+    config = make_config(task, setting, n, layers, d_model=d_model, heads=heads, d_ff=d_ff,
+                         steps=steps, batch=batch, lr=lr, seed=seed,
+                         weight_decay=weight_decay, init_scale=init_scale,
+                         eval_samples=eval_samples)
+    every = _int_in("checkpoint_every", checkpoint_every, 1)
+    out_dir = os.fspath(out_dir)
+    done = check_out_dir(out_dir, config)
+    if done is not None:
+        return done
+    parent = os.path.dirname(os.path.abspath(out_dir))
+    if not os.path.isdir(parent):
+        raise CotsimInputError(f"{out_dir}: folder {parent} does not exist")
+
+    import jax
+    import jax.numpy as jnp
+
+    from . import model_jax
+
+    t = parse_task(config["task"])
+    os.makedirs(out_dir, exist_ok=True)
+    write_atomic(os.path.join(out_dir, "run.json"), json.dumps(config, indent=1) + "\n")
+    shape = model_jax.Shape(vocab=t.vocab, d_model=config["d_model"], heads=config["heads"],
+                            d_head=config["d_head"], d_ff=config["d_ff"],
+                            layers=config["layers"], max_len=config["max_len"])
+    params = model_jax.init_params(jax.random.PRNGKey(config["seed"]), shape,
+                                   config["init_scale"])
+    opt_state = _optimizer(_opt_key(config)).init(params)
+    ckpt = os.path.join(out_dir, "checkpoint.npz")
+    start, before = 0, 0.0
+    if os.path.exists(ckpt):
+        params, opt_state, start, before = _load_checkpoint(ckpt, params, opt_state, config)
+
+    step_fn = _step_fn(_opt_key(config))
+    lr = jnp.float32(config["lr"])
+    total = config["steps"]
+    end = total if stop_after is None else min(total, start + _int_in("stop_after",
+                                                                       stop_after, 1))
+    bar = None
+    if progress and sys.stderr.isatty():
+        from tqdm import tqdm
+
+        bar = tqdm(total=total, initial=start, desc=f"{t.spec} {setting} n={n} L={layers}",
+                   unit="step", leave=False)
+    losses: list[float] = []
+    t0 = time.perf_counter()
+    try:
+        for s in range(start, end):
+            b = t.make_batch(setting, t.sample(data_rng(config["seed"], s), config["n"],
+                                               config["batch"]))
+            new_params, new_state, loss = step_fn(params, opt_state, jnp.asarray(b.inputs),
+                                                  jnp.asarray(b.targets), jnp.asarray(b.mask),
+                                                  lr)
+            loss = float(loss)
+            if not math.isfinite(loss):
+                kept = (f"the last good checkpoint (step {_ckpt_step(ckpt)}) stays in {ckpt}"
+                        if os.path.exists(ckpt) else "no checkpoint had been written")
+                raise TrainingDiverged(f"training diverged: the loss is {loss} at step "
+                                       f"{s + 1} of {total}; {kept}")
+            params, opt_state = new_params, new_state
+            losses.append(loss)
+            if bar is not None:
+                bar.update(1)
+                if s % 20 == 0:
+                    bar.set_postfix(loss=f"{loss:.4f}")
+            done_steps = s + 1
+            if done_steps % every == 0 or done_steps == end:
+                if done_steps < total and all(bool(jnp.all(jnp.isfinite(v)))
+                                              for v in params.values()):
+                    _save_checkpoint(ckpt, params, opt_state, done_steps,
+                                     before + time.perf_counter() - t0, config)
+    finally:
+        if bar is not None:
+            bar.close()
+    seconds = before + time.perf_counter() - t0
+    if end < total:
+        return {"finished": False, "step": end, "seconds": seconds,
+                "loss": float(np.mean(losses[-100:])) if losses else None}
+    metrics: dict[str, Any] = {
+        "task": t.spec, "setting": setting, "n": config["n"], "layers": config["layers"],
+        "d_model": config["d_model"], "steps": total, "seconds": round(seconds, 3)}
+    metrics.update(jax_metrics(params, t, setting, held_out(t, setting, config["n"],
+                                                            config["seed"],
+                                                            config["eval_samples"])))
+    metrics.update({
+        "chance": t.chance(config["n"]),
+        "loss": float(np.mean(losses[-100:])) if losses else None,
+        "steps_per_second": round((total - start) / max(time.perf_counter() - t0, 1e-9), 3),
+        "heads": config["heads"], "d_ff": config["d_ff"], "seed": config["seed"],
+        "params": model_jax.n_params(params), "eval_samples": config["eval_samples"],
+        "resumed_from": start, "finished": True})
+    model_jax.save(params, os.path.join(out_dir, "model.npz"))
+    write_atomic(os.path.join(out_dir, "metrics.json"), json.dumps(metrics, indent=1) + "\n")
+    if os.path.exists(ckpt):
+        os.unlink(ckpt)
+    return metrics
+
+
+def _ckpt_step(path: str) -> int:
+    with np.load(path, allow_pickle=False) as z:
+        return int(json.loads(z["meta"].item())["step"])

@@ -1,0 +1,366 @@
+"""The paper's experiments: task oracles and encodings, the JAX model against the
+simulator, deterministic and resumable training, finite-precision evaluation, and the
+CLI's bad-input cases. Every model here is tiny and trains for a few steps: the cost is
+JAX's compilation, done once per shape (the training step is cached per configuration).
+"""
+from __future__ import annotations
+
+import itertools
+import json
+import os
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+pytest.importorskip("jax")  # the `experiments` extra; CI installs it with `.[test]`
+
+from circuits import CircuitBuilder  # noqa: E402
+from circuits import evaluate as circuit_eval  # noqa: E402
+from circuits.errors import CotsimInputError  # noqa: E402
+from cotsim.cli import main  # noqa: E402
+from experiments import tasks as T  # noqa: E402
+from experiments.evaluate import _teacher_forced_tokens, evaluate, in_format  # noqa: E402
+from experiments.tasks import MAX_N, parse_task  # noqa: E402
+from experiments.train import TrainingDiverged, train  # noqa: E402
+from transformer_sim import FloatFormat  # noqa: E402
+from transformer_sim.npz import load  # noqa: E402
+
+PERMS = list(itertools.permutations(range(5)))  # lexicographic, as the encoding says
+
+
+# --- tasks: encodings and oracles ---------------------------------------------------
+def test_parse_task_and_vocabularies():
+    assert parse_task("modadd:7").sep == 7 and parse_task("modadd:7").vocab == 8
+    assert parse_task("s5").sep == 120 and parse_task("s5").vocab == 121
+    sq = parse_task("sqmod:11")
+    assert (sq.n_symbols, sq.sep, sq.vocab) == (12, 12, 13)
+    cvp = parse_task("cvp")
+    assert cvp.sep == T.CVP_GATE0 + MAX_N and cvp.spec == "cvp"
+
+
+@pytest.mark.parametrize("spec", ["foo", "modadd", "modadd:", "modadd:1", "modadd:x",
+                                  "sqmod:-3", "sqmod:2.5", "s5:3", "cvp:4", "modadd:999999"])
+def test_parse_task_rejects(spec):
+    with pytest.raises(CotsimInputError) as e:
+        parse_task(spec)
+    assert "\n" not in str(e.value)
+
+
+def test_s5_ids_and_known_word():
+    assert PERMS[0] == (0, 1, 2, 3, 4) and PERMS[119] == (4, 3, 2, 1, 0)
+    perms, compose = T.s5_tables()
+    assert [tuple(p) for p in perms.tolist()] == PERMS
+    # 10234 (id 24) then 02134 (id 6): x -> g2[q[x]] gives 20134 (id 48)
+    assert PERMS.index((1, 0, 2, 3, 4)) == 24 and PERMS.index((0, 2, 1, 3, 4)) == 6
+    assert compose[0, 24] == 24 and compose[24, 6] == PERMS.index((2, 0, 1, 3, 4)) == 48
+
+
+def _s5_oracle(word):
+    q = (0, 1, 2, 3, 4)
+    out = []
+    for g in word:
+        p = PERMS[g]
+        q = tuple(p[q[x]] for x in range(5))
+        out.append(PERMS.index(q))
+    return out
+
+
+def _cvp_oracle(prompt, n):
+    """Decode the tokens into a `circuits` circuit (constant gates as inputs) and
+    evaluate it: an oracle independent of the generator's own evaluation."""
+    b = CircuitBuilder(strash=False, fold=False)
+    nodes, bits = [], []
+    for i in range(n):
+        kind, a, c = (int(t) for t in prompt[3 * i:3 * i + 3])
+        if kind in (0, 1):
+            assert a == c == T.CVP_NONE
+            nodes.append(b.input(f"g{i}"))
+            bits.append(bool(kind))
+            continue
+        ia = a - T.CVP_GATE0
+        assert 0 <= ia < i
+        if kind == T.CVP_NOT:
+            assert c == T.CVP_NONE
+            nodes.append(b.NOT(nodes[ia]))
+        else:
+            ib = c - T.CVP_GATE0
+            assert 0 <= ib < i
+            nodes.append((b.AND if kind == T.CVP_AND else b.OR)(nodes[ia], nodes[ib]))
+    for i, node in enumerate(nodes):
+        b.output(f"o{i}", node)
+    out = circuit_eval(b.build(), np.array([bits], dtype=bool))
+    return out[0].astype(int).tolist()
+
+
+@settings(max_examples=20)
+@given(kind=st.sampled_from(["modadd:7", "modadd:2", "s5", "sqmod:11", "sqmod:97", "cvp"]),
+       n=st.integers(1, 24), seed=st.integers(0, 2**32 - 1))
+def test_oracles(kind, n, seed):
+    task = parse_task(kind)
+    s = task.sample(np.random.default_rng(seed), n, 6)
+    assert s.prompts.shape == (6, task.prompt_len(n)) and s.chains.shape == (6, n)
+    assert (s.prompts[:, -1] == task.sep).all() and (s.answers == s.chains[:, -1]).all()
+    assert (s.prompts[:, :-1] < task.sep).all() and (s.chains < task.n_answers).all()
+    for prompt, chain in zip(s.prompts.tolist(), s.chains.tolist()):
+        xs = prompt[:-1]
+        if task.kind == "modadd":
+            want = [sum(xs[:i + 1]) % task.P for i in range(n)]
+        elif task.kind == "s5":
+            want = _s5_oracle(xs)
+        elif task.kind == "sqmod":
+            assert xs[1:] == [task.P] * (n - 1)  # R, then n-1 "^2"
+            want = [pow(xs[0], 2 ** i, task.P) for i in range(n)]
+        else:
+            want = _cvp_oracle(prompt, n)
+        assert chain == want
+
+
+def test_settings_inputs_targets_masks():
+    task = parse_task("modadd:5")
+    s = task.sample(np.random.default_rng(1), 4, 3)
+    cot = task.make_batch("cot", s)
+    assert cot.inputs.shape == (3, 8) == (3, task.seq_len("cot", 4))
+    assert (cot.inputs[:, :5] == s.prompts).all() and (cot.inputs[:, 5:] == s.chains[:, :3]).all()
+    assert (cot.targets[:, 4:] == s.chains).all() and (cot.mask[:, 4:] == 1).all()
+    assert cot.mask[:, :4].sum() == 0 and cot.answer_pos == 7
+    hint = task.make_batch("hint", s)
+    assert (hint.inputs == s.prompts).all()  # the chain is never fed back
+    assert (hint.targets[:, :4] == s.chains).all() and (hint.targets[:, 4] == s.answers).all()
+    assert (hint.mask == 1).all()
+    base = task.make_batch("base", s)
+    assert (base.inputs == s.prompts).all() and base.mask.sum() == 3
+    assert (base.targets[:, 4] == s.answers).all() and (base.mask[:, 4] == 1).all()
+    cvp = parse_task("cvp")
+    h = cvp.make_batch("hint", cvp.sample(np.random.default_rng(2), 3, 2))
+    assert list(np.flatnonzero(h.mask[0])) == [2, 5, 8, 9]
+
+
+@pytest.mark.parametrize("n", [0, -1, MAX_N + 1, True, 2.0])
+def test_n_out_of_range(n):
+    with pytest.raises(CotsimInputError, match="out of range"):
+        parse_task("s5").sample(np.random.default_rng(0), n, 1)
+
+
+def test_chance():
+    assert parse_task("modadd:7").chance(5) == pytest.approx(1 / 7)
+    # squares mod 7 from R uniform: 0 -> 0, {1, 6} -> 1, {2, 5} -> 4, {3, 4} -> 2
+    assert parse_task("sqmod:7").chance(2) == pytest.approx(2 / 7)
+    assert 0.45 < parse_task("cvp").chance(8) < 0.6
+
+
+# --- training -------------------------------------------------------------------------
+TINY = dict(task="modadd:5", setting="cot", n=3, layers=1, d_model=16, heads=2, d_ff=32,
+            steps=8, batch=16, lr=3e-3, seed=3, progress=False, checkpoint_every=3,
+            eval_samples=64)
+TIMING = ("seconds", "steps_per_second", "resumed_from", "loss")
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("tiny") / "run"
+    metrics = train(out_dir=out, **TINY)
+    return out, metrics
+
+
+def _same(a, b):
+    return {k: v for k, v in a.items() if k not in TIMING} == \
+        {k: v for k, v in b.items() if k not in TIMING}
+
+
+def test_train_writes_a_loadable_model(tiny_run):
+    out, metrics = tiny_run
+    assert sorted(os.listdir(out)) == ["metrics.json", "model.npz", "run.json"]
+    for key in ("task", "setting", "n", "layers", "d_model", "steps", "seconds", "accuracy",
+                "chance", "free_running_accuracy", "chain_accuracy", "steps_per_second"):
+        assert key in metrics
+    assert json.loads((out / "metrics.json").read_text()) == metrics
+    model = load(out / "model.npz")
+    assert model.fmt.spec == FloatFormat.ieee(8, 23).spec and model.sum_mode == "iterative"
+    assert (model.vocab, model.max_len, model.d_model) == (6, 6, 16)
+    assert (model.heads, model.d_head, model.d_ff, model.n_layers) == (2, 8, 32, 1)
+
+
+def test_train_is_deterministic_and_resumes(tiny_run, tmp_path):
+    out, metrics = tiny_run
+    again = train(out_dir=tmp_path / "again", **TINY)
+    assert _same(again, metrics)
+    assert (tmp_path / "again" / "model.npz").read_bytes() == (out / "model.npz").read_bytes()
+    # interrupted after 5 steps (checkpoint), then resumed: the same run, bit for bit
+    part = train(out_dir=tmp_path / "resumed", stop_after=5, **TINY)
+    assert part["finished"] is False and part["step"] == 5
+    assert sorted(os.listdir(tmp_path / "resumed")) == ["checkpoint.npz", "run.json"]
+    resumed = train(out_dir=tmp_path / "resumed", **TINY)
+    assert resumed["resumed_from"] == 5 and _same(resumed, metrics)
+    assert (tmp_path / "resumed" / "model.npz").read_bytes() == \
+        (out / "model.npz").read_bytes()
+    # another seed is another run
+    other = train(out_dir=tmp_path / "other", **{**TINY, "seed": 4})
+    assert (tmp_path / "other" / "model.npz").read_bytes() != (out / "model.npz").read_bytes()
+    assert other["seed"] == 4
+    # a finished run is not trained again
+    assert train(out_dir=out, **TINY) == metrics
+
+
+def test_nan_loss_stops_naming_the_step(tmp_path):
+    # only the learning rate differs from TINY: the compiled step is reused
+    cfg = {**TINY, "lr": 1e30, "checkpoint_every": 1}
+    with pytest.raises(TrainingDiverged, match=r"at step \d+ of 8") as e:
+        train(out_dir=tmp_path / "nan", **cfg)
+    assert "\n" not in str(e.value)
+    files = os.listdir(tmp_path / "nan")
+    assert "model.npz" not in files and "metrics.json" not in files
+    if "checkpoint.npz" in files:  # the last good one: finite parameters only
+        with np.load(tmp_path / "nan" / "checkpoint.npz") as z:
+            assert all(np.isfinite(z[k]).all() for k in z.files if k.startswith("params/"))
+        assert "checkpoint" in str(e.value)
+
+
+# --- the JAX forward against the simulator ---------------------------------------------
+def _agreement(model, prompts):
+    """Share of (prompt, position) pairs where the JAX argmax equals the simulator's
+    float32 token, and the largest logit difference."""
+    import jax
+    import jax.numpy as jnp
+
+    from experiments.model_jax import forward, from_model
+    from transformer_sim.forward import Decoder
+
+    jl = np.asarray(jax.jit(forward)(from_model(model), jnp.asarray(prompts, jnp.int32)))
+    same, total, diff = 0, 0, 0.0
+    for prompt, logits in zip(prompts, jl):
+        dec = Decoder(model, capacity=len(prompt))
+        for pos, tok in enumerate(prompt):
+            sim = dec.push(int(tok))
+            same += sim == int(np.argmax(logits[pos]))
+            total += 1
+            diff = max(diff, float(np.max(np.abs(dec.logits - logits[pos]))))
+    return same / total, diff
+
+
+def test_jax_forward_matches_the_simulator(tiny_run):
+    from transformer_sim.random_model import random_model
+
+    out, _ = tiny_run
+    task = parse_task(TINY["task"])
+    trained = load(out / "model.npz")
+    batch = task.make_batch("cot", task.sample(np.random.default_rng(9), 3, 200))
+    share, diff = _agreement(trained, batch.inputs)
+    assert share >= 0.99 and diff < 1e-4
+    rand = random_model(vocab=11, layers=2, heads=2, d_model=12, d_ff=24, max_len=10,
+                        fmt=FloatFormat.ieee(8, 23), sum_mode="iterative", seed=5)
+    prompts = np.random.default_rng(3).integers(0, 11, size=(100, 10))
+    share, diff = _agreement(rand, prompts)
+    assert share >= 0.99 and diff < 1e-4
+
+
+# --- finite-precision evaluation -------------------------------------------------------
+def test_evaluate_in_formats(tiny_run):
+    out, metrics = tiny_run
+    r = evaluate(out / "model.npz", TINY["task"], "cot", 3, "float32", samples=40, seed=1)
+    assert r["samples"] == 40 and r["format"] == "ieee:e=8,m=23" and r["undefined"] == 0
+    assert r["teacher_forced"] == r["chain_accuracy"]
+    # the equivalence the docs claim: teacher forcing gets the whole chain right exactly
+    # when the model's own chain is right
+    model = load(out / "model.npz")
+    task = parse_task(TINY["task"])
+    s = task.sample(np.random.default_rng([2, 1]), 3, 40)
+    full = sum(_teacher_forced_tokens(model, p, c) == 3 for p, c in zip(s.prompts, s.chains))
+    assert full / 40 == r["teacher_forced"]
+    for fmt in ("bfloat16", "paper:e=0,s=1", "e5m2"):
+        q = evaluate(out / "model.npz", TINY["task"], "cot", 3, fmt, samples=20)
+        assert 0 <= q["accuracy"] <= 1 - q["undefined"]
+        assert q["format"] == FloatFormat.parse(fmt).spec
+    rounded = in_format(model, FloatFormat.parse("bfloat16"))
+    assert np.array_equal(rounded.TE, FloatFormat.parse("bfloat16").round(model.TE))
+
+
+# --- the command line ------------------------------------------------------------------
+def _cli(capsys, *argv):
+    code = main(list(argv))
+    cap = capsys.readouterr()
+    return code, cap.out, cap.err
+
+
+def test_cli_train_and_eval(tiny_run, tmp_path, capsys):
+    out, metrics = tiny_run
+    args = ["experiment", "train", "--task", "modadd:5", "--setting", "cot", "--n", "3",
+            "--layers", "1", "--d-model", "16", "--heads", "2", "--d-ff", "32", "--steps", "8",
+            "--batch", "16", "--lr", "3e-3", "--seed", "3", "--checkpoint-every", "3",
+            "--eval-samples", "64", "--json", "-o", str(tmp_path / "cli")]
+    code, stdout, _ = _cli(capsys, *args)
+    assert code == 0
+    got = json.loads(stdout)
+    assert list(got)[:9] == ["task", "setting", "n", "layers", "d_model", "steps", "seconds",
+                             "accuracy", "chance"]
+    assert _same(got, metrics)
+    code, stdout, _ = _cli(capsys, "experiment", "eval", str(out / "model.npz"), "--task",
+                           "modadd:5", "--setting", "cot", "--n", "3", "--format",
+                           "bfloat16", "--samples", "10", "--json")
+    assert code == 0
+    assert json.loads(stdout)["format"] == "ieee:e=8,m=7"
+
+
+BAD_TRAIN = [
+    (["--task", "foo"], "unknown"),
+    (["--task", "modadd:1"], "P must be"),
+    (["--task", "sqmod:x"], "P must be"),
+    (["--n", "0"], "out of range"),
+    (["--n", "129"], "out of range"),
+    (["--layers", "0"], "out of range"),
+    (["--layers", "17"], "out of range"),
+    (["--setting", "cott"], "setting"),
+    (["--heads", "3"], "multiple"),
+]
+
+
+@pytest.mark.parametrize("change,message", BAD_TRAIN)
+def test_cli_train_bad_input(change, message, tmp_path, capsys):
+    opts = {"--task": "s5", "--setting": "cot", "--n": "4", "--layers": "1"}
+    opts.update(dict(zip(change[::2], change[1::2])))
+    out = tmp_path / "out"
+    code, stdout, err = _cli(capsys, "experiment", "train", *itertools.chain(*opts.items()),
+                             "-o", str(out))
+    assert code == 2 and stdout == "" and message in err
+    assert err.count("\n") == 1 and not out.exists()
+
+
+def test_cli_train_refuses_another_runs_folder(tiny_run, tmp_path, capsys):
+    out, _ = tiny_run
+    before = {f: (out / f).read_bytes() for f in os.listdir(out)}
+    code, _, err = _cli(capsys, "experiment", "train", "--task", "modadd:5", "--setting", "cot",
+                        "--n", "3", "--layers", "1", "--steps", "9", "-o", str(out))
+    assert code == 2 and "another run" in err and err.count("\n") == 1
+    assert {f: (out / f).read_bytes() for f in os.listdir(out)} == before
+    foreign = tmp_path / "foreign"
+    foreign.mkdir()
+    (foreign / "notes.txt").write_text("mine")
+    code, _, err = _cli(capsys, "experiment", "train", "--task", "s5", "--setting", "cot",
+                        "--n", "3", "--layers", "1", "-o", str(foreign))
+    assert code == 2 and "no run.json" in err and os.listdir(foreign) == ["notes.txt"]
+
+
+def test_cli_eval_bad_input(tiny_run, capsys):
+    out, _ = tiny_run
+    model = str(out / "model.npz")
+    base = ["experiment", "eval", model, "--setting", "cot", "--n", "3"]
+    cases = [(["--task", "s5", "--format", "float32"], "vocabulary"),
+             (["--task", "modadd:5", "--format", "float99"], "unknown format"),
+             (["--task", "modadd:5", "--format", "float32", "--n", "5"], "too short"),
+             (["--task", "bar", "--format", "float32"], "unknown")]
+    for extra, message in cases:
+        code, stdout, err = _cli(capsys, *base, *extra)
+        assert code == 2 and stdout == "" and message in err and err.count("\n") == 1
+
+
+def test_hint_end_to_end(tmp_path):
+    """One step of cvp with hints runs end to end: shapes, masks, eval (cot is the tiny
+    run above; base differs from hint only in the mask, see test_settings_...)."""
+    task, setting = "cvp", "hint"
+    out = tmp_path / "run"
+    m = train(task, setting, 3, 1, d_model=8, heads=1, d_ff=8, steps=1, batch=4,
+              out_dir=out, progress=False, eval_samples=8)
+    assert m["finished"] and 0 <= m["accuracy"] <= 1 and m["task"] == task
+    r = evaluate(out / "model.npz", task, setting, 3, "float16", samples=4)
+    assert 0 <= r["accuracy"] <= 1 and r["samples"] == 4
