@@ -24,14 +24,26 @@ def _is_number(s: str) -> bool:
         return False
 
 
-def render_text(table: Table) -> str:
-    """Aligned columns, numbers right-aligned, a rule under the header."""
+def render_text(table: Table, width: int | None = None) -> str:
+    """Aligned columns, numbers right-aligned, a rule under the header. With ``width``
+    (a terminal's columns), the last column wraps so that no line is longer, unless the
+    other columns alone leave it fewer than 20 characters."""
+    import textwrap
+
     rows = [[cell(v) for v in r] for r in table.rows]
     cols = list(table.columns)
     if not cols:
         return ""
     widths = [max([len(c)] + [len(r[i]) for r in rows]) for i, c in enumerate(cols)]
     right = [bool(rows) and all(_is_number(r[i]) for r in rows) for i in range(len(cols))]
+    if width is not None and sum(widths) + 2 * (len(cols) - 1) > width:
+        room = max(20, width - sum(widths[:-1]) - 2 * (len(cols) - 1), len(cols[-1]))
+        wrapped = []
+        for r in rows:  # continuation lines: the last column only, the others blank
+            parts = textwrap.wrap(r[-1], room, break_long_words=True) or [""]
+            wrapped.append(r[:-1] + [parts[0]])
+            wrapped += [[""] * (len(cols) - 1) + [p] for p in parts[1:]]
+        rows, widths[-1], right[-1] = wrapped, room, False
 
     def line(cells: Sequence[str]) -> str:
         return "  ".join(c.rjust(w) if rt else c.ljust(w)

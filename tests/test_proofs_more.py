@@ -55,18 +55,33 @@ def test_each_quick_check_holds(quick):
 
 # -- no_cot_is_constant_depth ---------------------------------------------------------------
 def test_no_cot_table(quick):
-    rows = _rows(quick["no_cot_is_constant_depth"])
-    exact = [r for r in rows if r["sum"] == "exact"]
-    it = [r for r in rows if r["sum"] == "iterative"]
-    assert {r["n"] for r in rows} == set(ncd.QUICK_LENGTHS)
-    for label in {r["model"] for r in exact}:
-        assert len({r["depth"] for r in exact if r["model"] == label}) == 1
+    result = quick["no_cot_is_constant_depth"]
+    rows = _rows(result)
+    subjects = {(s.label, s.construction): s for s in ncd.default_subjects()}
+    by = {}
+    for r in rows:
+        by.setdefault((r["model"], r["sums"]), []).append(r)
+    assert set(by) == set(subjects)
     assert all(r["agrees"] is True for r in rows)
-    assert all(r["basis"] == "TC0" for r in exact) and all(r["basis"] == "AC0" for r in it)
-    # the majority model's iterative depth is 3 log2 n + 9 (docs/compiler.md)
-    assert all(r["depth"] == 3 * int(math.log2(r["n"])) + 9 for r in it)
-    assert any("3*log2(n) + 9" in n for n in quick["no_cot_is_constant_depth"].notes)
-    assert any(name.endswith("_circuit.svg") for name in quick["no_cot_is_constant_depth"].figures)
+    for key, rs in by.items():
+        s = subjects[key]
+        assert [r["n"] for r in rs] == ncd._lengths(s, True, None)
+        bounds = {r["depth bound"] for r in rs}
+        if s.constant_depth:
+            flat = [r["depth"] for r in rs if s.flat_from is None or r["n"] >= s.flat_from]
+            assert len(flat) >= 2 and len(set(flat)) == 1, key
+            assert len(bounds) == 1 and all(r["depth"] <= r["depth bound"] for r in rs), key
+    # Theorem 3.1: AND/OR/NOT only, paper:e=0,s=1, up to n = 24; Theorem 3.2 up to n = 64
+    ac0 = [r for r in rows if r["sums"] == "ac0"]
+    assert ac0 and all(r["basis"] == "AC0" for r in ac0) and max(r["n"] for r in ac0) >= 24
+    assert max(r["n"] for r in rows if r["sums"] == "tc0") >= 64
+    assert all(r["basis"] == "TC0" for r in rows if r["sums"] == "exact")
+    # the majority model's tree depth is 3 log2 n + 9 in paper:e=1,s=1 (docs/compiler.md)
+    tree = by[("majority, paper:e=1,s=1", "tree")]
+    assert all(r["depth"] == 3 * int(math.log2(r["n"])) + 9 for r in tree)
+    assert any("3*log2(n) + 9" in n for n in result.notes)
+    assert any("ac0 against the naive tree" in n for n in result.notes)
+    assert any(name.endswith("_circuit.svg") for name in result.figures)
 
 
 def _flip_output_gate(circuit, output):
@@ -88,11 +103,11 @@ def _flip_output_gate(circuit, output):
     return dataclasses.replace(circuit, kinds=kinds, thresholds=thresholds)
 
 
-def _majority(sum_mode="exact"):
+def _majority(sum_mode="exact", fmt="paper:e=1,s=1", iterative="tree"):
     from transformer_sim.compile.examples import majority_model
 
-    return ncd.Subject("majority", lambda L: majority_model(L, sum_mode=sum_mode), sum_mode,
-                       sum_mode == "exact")
+    return ncd.Subject("majority", lambda L: majority_model(L, fmt, sum_mode), sum_mode,
+                       sum_mode == "exact", iterative=iterative)
 
 
 def test_one_changed_gate_in_the_compiled_circuit_fails():
@@ -109,6 +124,18 @@ def test_growing_depth_claimed_constant_fails():
     r = ncd.run(subjects=[s], lengths=(4, 8, 16))
     assert r.verdict == FAILS and "depth is not constant" in r.reason
     assert "15 at n = 4" in r.reason
+
+
+def test_theorem_rows_fail_when_their_depth_grows():
+    """The Theorem 3.1 row, its circuits swapped for the tree's (whose depth grows past
+    n = 16), must fail on the flatness it claims from n = 16 on."""
+    row = next(s for s in ncd.default_subjects() if s.iterative == "ac0")
+    r = ncd.run(subjects=[dataclasses.replace(row, iterative="tree")], lengths=(16, 24))
+    assert r.verdict == FAILS and "depth is not constant in n from n = 16 on" in r.reason
+    # and an AC0 row that gets threshold gates fails on its basis
+    tc0 = dataclasses.replace(row, iterative="tc0")
+    r = ncd.run(subjects=[tc0], lengths=(8, 16))
+    assert r.verdict == FAILS and "is TC0, not AC0" in r.reason
 
 
 def test_blind_contrast_fails():

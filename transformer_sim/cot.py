@@ -7,8 +7,6 @@ Every token comes out of the generic forward pass (`forward.Decoder`, KV cache).
 """
 from __future__ import annotations
 
-import sys
-import time
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
@@ -17,6 +15,7 @@ import numpy as np
 from .errors import ModelError, ModelUndefined
 from .forward import Decoder
 from .model import Model
+from .progress import progress_bar
 
 
 @dataclass(frozen=True)
@@ -61,33 +60,6 @@ class CotTrace:
         return out
 
 
-class _Progress:
-    """A one-line ``\\r`` progress bar on stderr, only when stderr is a terminal."""
-
-    def __init__(self, total: int, enabled: bool | None):
-        if enabled is None:
-            enabled = total >= 256 and sys.stderr.isatty()
-        self.total = total
-        self.enabled = enabled
-        self.start = self.last = time.monotonic()
-
-    def update(self, done: int, force: bool = False) -> None:
-        if not self.enabled:
-            return
-        now = time.monotonic()
-        if now - self.last < 0.2 and not force:
-            return
-        self.last = now
-        rate = done / max(now - self.start, 1e-9)
-        sys.stderr.write(f"\rcot: step {done}/{self.total} ({rate:.0f} tokens/s)")
-        sys.stderr.flush()
-
-    def close(self) -> None:
-        if self.enabled:
-            sys.stderr.write("\r" + " " * 60 + "\r")
-            sys.stderr.flush()
-
-
 def run_cot(model: Model, prompt_tokens: Sequence[int] | np.ndarray, cot_steps: int,
             stop_token: int | None = None, record_attention: bool = False,
             progress: bool | Callable[[int, int], None] | None = None, *,
@@ -95,8 +67,9 @@ def run_cot(model: Model, prompt_tokens: Sequence[int] | np.ndarray, cot_steps: 
     """Run ``cot_steps`` greedy steps from ``prompt_tokens``.
 
     Stops early after emitting ``stop_token`` (when given), or when the forward pass is
-    undefined (recorded in the trace, not raised). ``progress``: None shows a bar on a
-    terminal for long runs, True/False forces it, a callable gets (done, total).
+    undefined (recorded in the trace, not raised). ``progress``: None shows a tqdm bar on
+    a terminal for long runs (`progress.progress_bar`), True/False forces it, a callable
+    gets (done, total).
     ``fast`` and ``skips`` choose the `Decoder`'s kernel (the speed, never a result).
     Raises `ModelError` for bad tokens or when n + cot_steps - 1 > max_len.
     """
@@ -111,7 +84,8 @@ def run_cot(model: Model, prompt_tokens: Sequence[int] | np.ndarray, cot_steps: 
     dec = Decoder(model, capacity=n + steps - 1, fast=fast, skips=skips)
     attention: list[np.ndarray] | None = [] if record_attention else None
     callback = progress if callable(progress) else None
-    bar = _Progress(steps, None if callable(progress) else progress)
+    bar = progress_bar(steps, "cot", False if callable(progress) else progress,
+                       unit="token")
     tokens: list[int] = []
     undefined_at = position = reason = None
     try:
@@ -123,7 +97,7 @@ def run_cot(model: Model, prompt_tokens: Sequence[int] | np.ndarray, cot_steps: 
         for s in range(1, steps):
             if stop_token is not None and tokens[-1] == stop_token:
                 break
-            bar.update(s)
+            bar.set(s)
             if callback is not None:
                 callback(s, steps)
             dec.push(tokens[-1])
@@ -135,7 +109,7 @@ def run_cot(model: Model, prompt_tokens: Sequence[int] | np.ndarray, cot_steps: 
         position = dec.position - 1
         reason = str(e)
     finally:
-        bar.update(len(tokens), force=True)
+        bar.set(len(tokens))
         bar.close()
     if callback is not None:
         callback(len(tokens), steps)

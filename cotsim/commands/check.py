@@ -1,7 +1,9 @@
-"""``cotsim check [NAME ...] [--quick] [--json]``: run theorem checks (see proofs/).
+"""``cotsim check [NAME ...] [--full] [--json]``: run theorem checks (see proofs/).
 
-Prints a summary table, one row per check with its verdict (``--json``: one JSON object a
-line per check), progress on stderr. Exit 0 iff every named check holds, 1 otherwise,
+Quick by default, as ``cotsim demo``; ``--full`` runs the full ladders (``--quick`` is
+kept as a no-op). Prints a summary table, one row per check with its verdict (``--json``:
+one JSON object a line per check; on a terminal the reason column wraps to its width),
+progress on stderr. Exit 0 iff every named check holds, 1 otherwise,
 2 for an unknown name.
 """
 from __future__ import annotations
@@ -18,7 +20,11 @@ def register(sub: argparse._SubParsersAction, name: str) -> None:
                        "claim holds on them. Exit 0 iff every named check holds.")
     p.add_argument("names", nargs="*", metavar="NAME", help="checks to run (default: all; "
                    "--list names them)")
-    p.add_argument("--quick", action="store_true", help="small instances only (seconds)")
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument("--quick", dest="quick", action="store_true", default=True,
+                      help="small instances, seconds to a minute (the default)")
+    mode.add_argument("--full", dest="quick", action="store_false",
+                      help="the full ladders (long: every ISCAS-85 circuit, 10^4 gates)")
     p.add_argument("--json", action="store_true", help="one JSON object a line per check")
     p.add_argument("--verbose", "-v", action="store_true",
                    help="also print each check's full table")
@@ -54,6 +60,15 @@ def progress_hooks(total: int):
     return start, done
 
 
+def terminal_width() -> int | None:
+    """The columns of the terminal on stdout, or None when stdout is piped (no wrapping)."""
+    import shutil
+
+    if not sys.stdout.isatty():
+        return None
+    return shutil.get_terminal_size().columns
+
+
 def run(args: argparse.Namespace) -> int:
     import proofs
     from proofs.base import set_progress
@@ -75,5 +90,5 @@ def run(args: argparse.Namespace) -> int:
             for r in results:
                 print(render_result_text(r))
                 print()
-        print(render_text(summary_table(results)))
+        print(render_text(summary_table(results), width=terminal_width()))
     return 0 if all(r.holds for r in results) else 1

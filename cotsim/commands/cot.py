@@ -1,7 +1,8 @@
 """``cotsim cot``: run a circuit, or an automaton, as a CoT transformer.
 
 Circuit mode: ``cotsim cot FILE --input BITS [--inputs-file F] [--json] [--trace]``.
-Automaton mode: ``cotsim cot --automaton s5|parity|modp:P|sqmod:P --word W [--json]``.
+Automaton mode: ``cotsim cot --automaton s5|parity|modp:P|sqmod:P --word W [--json]``, or
+``--word-file F`` (``-``: standard input) with symbols separated by commas, newlines or both.
 Every token comes from the generic finite-precision forward pass; ``agrees`` compares the
 transformer's answer with direct evaluation (exit 1 if any disagrees).
 """
@@ -24,6 +25,9 @@ def register(sub: argparse._SubParsersAction, name: str) -> None:
     p.add_argument("--inputs-file", metavar="F", help="one bit string a line")
     p.add_argument("--automaton", metavar="NAME", help="s5, parity, modp:P or sqmod:P")
     p.add_argument("--word", metavar="W", help="comma-separated symbols for --automaton")
+    p.add_argument("--word-file", metavar="F",
+                   help="the word from a file ('-': standard input): symbols separated by "
+                   "commas, newlines or both; blank lines are skipped")
     p.add_argument("--format", metavar="FMT", default=None,
                    help="number format (default paper:e=0,s=3, fixed point)")
     p.add_argument("--sum", choices=("iterative", "exact"), default="iterative",
@@ -40,20 +44,47 @@ def run(args: argparse.Namespace) -> int:
     if args.automaton:
         if args.file or args.input or args.inputs_file:
             raise CotsimInputError("--automaton takes --word, not a circuit file or --input")
-        if args.word is None:
-            raise CotsimInputError("--automaton needs --word W (comma-separated symbols)")
+        if (args.word is None) == (args.word_file is None):
+            raise CotsimInputError("--automaton needs one of --word W (comma-separated "
+                                   "symbols) or --word-file F")
         return _run_automaton(args)
     if not args.file:
         raise CotsimInputError("give a circuit FILE, or --automaton NAME --word W")
-    if args.word is not None:
-        raise CotsimInputError("--word goes with --automaton")
+    if args.word is not None or args.word_file is not None:
+        raise CotsimInputError("--word and --word-file go with --automaton")
     return _run_circuit(args)
 
 
+#: a word file of MAX_WORD symbols of s5 takes about 0.8 MB; refuse far larger ones
+MAX_WORD_FILE_BYTES = 16 << 20
+
+
+def _read_word_file(dfa, path: str) -> tuple[str, ...]:
+    """The symbols of a word file (``-``: standard input), errors as ``F:line``."""
+    from circuits.errors import CotsimInputError
+    from circuits.io import read_bytes
+
+    source = "<stdin>" if path == "-" else path
+    data = sys.stdin.buffer.read(MAX_WORD_FILE_BYTES + 1) if path == "-" else read_bytes(path)
+    if len(data) > MAX_WORD_FILE_BYTES:
+        raise CotsimInputError(f"{source}: more than {MAX_WORD_FILE_BYTES} bytes, over the "
+                               "limit for a word file")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = data[:e.start].count(b"\n") + 1
+        raise CotsimInputError(f"{source}:{line}: not text (a byte that is not UTF-8)") \
+            from None
+    return dfa.parse_word_text(text, source)
+
+
 def _run_automaton(args: argparse.Namespace) -> int:
+    from transformer_sim.automata import automaton
     from transformer_sim.constructions.automaton_cot import run_automaton_cot
 
-    result = run_automaton_cot(args.automaton, args.word, fmt=args.format)
+    dfa = automaton(args.automaton)
+    word = args.word if args.word is not None else _read_word_file(dfa, args.word_file)
+    result = run_automaton_cot(dfa, word, fmt=args.format, sum_mode=args.sum)
     if args.json:
         print(json.dumps(result))
     else:

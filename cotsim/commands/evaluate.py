@@ -1,10 +1,11 @@
-"""``cotsim eval FILE --input BITS [--input BITS ...] [--inputs-file F]``.
+"""``cotsim eval FILE --input BITS [--input BITS ...] [--inputs-file F] [--json]``.
 
 Character i of a bit string is primary input i, in the file's input order; each printed
 line is the outputs in the file's output order. Input vectors are the ``--input`` values
 in the order given, then the lines of ``--inputs-file`` (``-`` reads standard input), in
 which blank lines and lines starting with ``#`` are skipped. One line is printed per
-vector, in that order.
+vector, in that order; with ``--json``, one JSON object per vector:
+``{"input": BITS, "output": BITS}``.
 """
 from __future__ import annotations
 
@@ -25,6 +26,8 @@ def register(sub: argparse._SubParsersAction, name: str) -> None:
                    help="one input vector, e.g. 10101 (repeatable)")
     p.add_argument("--inputs-file", metavar="F",
                    help="a file with one input bit string a line ('-': standard input)")
+    p.add_argument("--json", action="store_true",
+                   help='one JSON object a line: {"input": BITS, "output": BITS}')
     p.set_defaults(run=run)
 
 
@@ -95,6 +98,12 @@ def run(args: argparse.Namespace) -> int:
     Y = evaluate(circuit, X)
     text = np.full((Y.shape[0], Y.shape[1] + 1), ord("\n"), dtype=np.uint8)
     text[:, :-1] = Y.astype(np.uint8) + ord("0")
-    sys.stdout.write(text.tobytes().decode("ascii"))
+    out = text.tobytes().decode("ascii")
+    if args.json:
+        import json
+
+        out = "".join(json.dumps({"input": bits, "output": line}) + "\n"
+                      for bits, line in zip(vectors, out.splitlines()))
+    sys.stdout.write(out)
     sys.stdout.flush()
     return 0

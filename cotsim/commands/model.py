@@ -6,7 +6,12 @@
   commas. ``undefined`` stands where the forward pass is undefined (some Z_i = 0): the
   whole line without ``--cot``; with ``--cot`` the tokens of the defined steps, then
   ``undefined`` for the first undefined step (later steps cannot be computed).
+- ``model run ... --json`` prints one JSON object per ``--tokens`` instead:
+  ``{"tokens", "next"}``, or with ``--cot`` ``{"tokens", "cot"}``, plus
+  ``"undefined": true`` where the forward pass is undefined (``next`` is then null, and
+  ``cot`` holds the tokens of the defined steps).
 - ``model info M.npz [--json]`` prints the header: format, sum mode and shapes.
+- ``model`` alone prints this subcommand's help (exit 2).
 """
 from __future__ import annotations
 
@@ -22,6 +27,7 @@ def register(sub: argparse._SubParsersAction, name: str) -> None:
                        "model headers. Models are .npz files (see docs/transformer.md).")
     msub = p.add_subparsers(dest="model_command", metavar="ACTION",
                             parser_class=type(p))
+    p.set_defaults(run=lambda args: _print_help(p))  # an action overrides this default
 
     r = msub.add_parser("random", help="write a random model",
                         description="Write a random model whose weights are values of the "
@@ -53,6 +59,9 @@ def register(sub: argparse._SubParsersAction, name: str) -> None:
                    help="a prompt: comma-separated token ids, e.g. 0,1,1,0 (repeatable)")
     u.add_argument("--cot", type=positive, default=None, metavar="T",
                    help="generate T tokens, feeding each back in")
+    u.add_argument("--json", action="store_true",
+                   help='one JSON object per --tokens: {"tokens", "next"} or with --cot '
+                   '{"tokens", "cot"}, and "undefined": true where the pass is undefined')
     u.set_defaults(run=run_run)
 
     i = msub.add_parser("info", help="format, sum mode and shapes of a model",
@@ -60,6 +69,13 @@ def register(sub: argparse._SubParsersAction, name: str) -> None:
     i.add_argument("model", help="a model .npz file")
     i.add_argument("--json", action="store_true", help="print one JSON object")
     i.set_defaults(run=run_info)
+
+
+def _print_help(parser: argparse.ArgumentParser) -> int:
+    import sys
+
+    parser.print_help(sys.stderr)
+    return 2
 
 
 def _parse_tokens(text: str) -> list[int]:
@@ -118,15 +134,28 @@ def run_run(args: argparse.Namespace) -> int:
 
         for prompt in prompts:
             try:
-                line = str(next_token(model, prompt))
+                token: int | None = next_token(model, prompt)
             except ModelUndefined:
-                line = "undefined"
-            print(line, flush=False)
+                token = None
+            if args.json:
+                record = {"tokens": prompt, "next": token}
+                if token is None:
+                    record["undefined"] = True
+                print(json.dumps(record), flush=False)
+            else:
+                print("undefined" if token is None else token, flush=False)
     else:
         from transformer_sim.cot import run_cot
 
         for prompt in prompts:
-            print(cot_line(run_cot(model, prompt, args.cot)))
+            trace = run_cot(model, prompt, args.cot)
+            if args.json:
+                record = {"tokens": prompt, "cot": list(trace.tokens)}
+                if trace.undefined:
+                    record["undefined"] = True
+                print(json.dumps(record))
+            else:
+                print(cot_line(trace))
     return 0
 
 

@@ -18,12 +18,19 @@ from ..model import Layer, Model
 
 def majority_model(max_len: int = 64, fmt: str = "paper:e=1,s=1",
                    sum_mode: str = "exact") -> Model:
+    """The majority vote above, in ``fmt``. In a format whose largest value is below 1
+    (e.g. paper:e=0,s=1, values k/4 up to 3/4) the first coordinate is 1/2 and every
+    weight 1 is B instead: the scores round to 0, [exp(0)] clips to B, every a_ij = [B/B]
+    clips to B, and each [a_ij v_j] rounds to +-1/4 again, so o is still the clipped sum
+    of +-1/4; [B x] keeps the sign of every nonzero x on the way to the logits."""
+    f = FloatFormat.parse(fmt)
     q = 0.25
+    c, u = (1.0, 1.0) if f.max_value >= 1.0 else (0.5, f.max_value)
     z = np.zeros
     layer = Layer(
-        Wq=np.array([[[1.0, 0.0], [0.0, 0.0]]]), Wk=np.array([[[1.0, 0.0], [0.0, 0.0]]]),
-        Wv=np.array([[[0.0, 1.0], [0.0, 0.0]]]), Wo=np.array([[[0.0, 0.0], [1.0, 0.0]]]),
+        Wq=np.array([[[u, 0.0], [0.0, 0.0]]]), Wk=np.array([[[u, 0.0], [0.0, 0.0]]]),
+        Wv=np.array([[[0.0, u], [0.0, 0.0]]]), Wo=np.array([[[0.0, 0.0], [u, 0.0]]]),
         W1=z((2, 2)), b1=z(2), W2=z((2, 2)), b2=z(2))
-    return Model(fmt=FloatFormat.parse(fmt), sum_mode=sum_mode,
-                 TE=np.array([[1.0, -q], [1.0, q]]), PE=z((max_len, 2)),
-                 Wout=np.array([[0.0, -1.0], [0.0, 1.0]]), bout=z(2), layers=(layer,))
+    return Model(fmt=f, sum_mode=sum_mode,
+                 TE=np.array([[c, -q], [c, q]]), PE=z((max_len, 2)),
+                 Wout=np.array([[0.0, -u], [0.0, u]]), bout=z(2), layers=(layer,))
