@@ -296,7 +296,8 @@ def parity(n: int, basis: str = "fanin2", group: int | None = None) -> Circuit:
 # -- majority ----------------------------------------------------------------------------
 def majority(n: int, basis: str = "TC0") -> Circuit:
     """[at least ceil(n/2) of x0 .. x{n-1} are 1] (so a tie, for even n, gives 1: the MAJ
-    gate's rule). Inputs ``x0 .. x{n-1}``; output ``maj``.
+    gate's rule; the paper's MAJORITY is strict, > n/2, and gives 0 on a tie). Inputs
+    ``x0 .. x{n-1}``; output ``maj``.
 
     - ``"TC0"``: one MAJ gate (size 1, depth 1).
     - ``"fanin2"`` / ``"general"``: count the ones with a Wallace tree of full adders
@@ -466,8 +467,11 @@ def iterated_squaring(k: int, p: int, r_bits: int | None = None,
 
     Each squaring multiplies (w^2/2 partial products, Wallace tree, fast adder) and reduces
     the 2w-bit square mod p by w+1 conditional subtractions of p 2^j. Size
-    O(k w^2 log w), depth O(k w log w): the depth grows with k, as the problem is believed
-    to be inherently serial (Rivest-Shamir-Wagner time-lock puzzles).
+    O(k w^2 log w), depth O(k w log w). The depth grows with k in this construction only:
+    for a fixed p and the default r_bits the input has w bits, and a lookup table of
+    constant depth gives the same answer. The paper's hardness for iterated squaring is
+    cryptographic (p grows with n; no polynomial-size low-depth circuit is assumed to
+    compute it, as in Rivest-Shamir-Wagner time-lock puzzles).
     """
     _check(k >= 0, "iterated_squaring: k must be at least 0")
     _check(p >= 2, "iterated_squaring: p must be at least 2")

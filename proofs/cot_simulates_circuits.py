@@ -1,4 +1,5 @@
-"""Theorem 3.3: SIZE[T] is in CoT[T, log n, 1].
+"""Theorem 3.3 (arXiv v4): SIZE[T] is in CoT[T, log n, 1]; in particular
+P/poly = CoT[poly(n), log n, 1]. The check runs the first part, the construction.
 
 For random circuits over a geometric ladder of sizes and for the ISCAS-85 netlists, the
 check builds the circuit's CoT transformer (`build_circuit_cot`), runs it token by token
@@ -29,8 +30,8 @@ from .base import FAILS, HOLDS, CheckResult, Table, draw_figures, progress
 NAME = "cot_simulates_circuits"
 CLAIM = ("Theorem 3.3 (SIZE[T] in CoT[T, log n, 1]): a transformer of constant depth and "
          "heads, in one constant-precision format, with embedding width O(log(n + T)), "
-         "evaluates any circuit of size T in T chain-of-thought steps; every CoT token "
-         "equals the value of its gate.")
+         "evaluates any circuit of size T in T chain-of-thought steps, then reads out its "
+         "outputs (the answer); every CoT token equals the value of its gate.")
 
 #: the constant of the width bound d_model <= C * log2(n + T)
 C_WIDTH = 14

@@ -1,6 +1,9 @@
-"""The CoT upper bound: T steps of CoT of a fixed transformer are one circuit, the serial
-composition of T constant-depth step circuits, so its size grows linearly in T (for a
-bounded context) and its depth is O(T).
+"""Theorems 3.7/3.8 (arXiv v4), the upper-bound side: CoT[T] equals T + 1 oracle calls to
+a TC0/AC0 circuit (one per forward pass: T CoT tokens, then the answer). Here T steps of
+CoT of a fixed transformer are one circuit, the serial composition of T constant-depth
+step circuits, so its size grows linearly in T (for a bounded context) and its depth is
+O(T). A chain of T steps is T forward passes: in the paper's count, CoT[T - 1] and the
+answer.
 
 `transformer_sim.compile.chain.compile_chain(model, n, T)` builds that circuit: step s is
 the no-CoT circuit for length n + s, whose last s token inputs are wired to the earlier
@@ -26,7 +29,8 @@ from .base import FAILS, HOLDS, CheckResult, Table, draw_figures, progress
 from .no_cot_is_constant_depth import fit_polynomial
 
 NAME = "cot_upper_bound"
-CLAIM = ("CoT upper bound: T CoT steps of a fixed constant-depth finite-precision "
+CLAIM = ("Theorems 3.7/3.8 (CoT[T] equals T + 1 oracle calls to a TC0/AC0 circuit), upper "
+         "bound: T CoT steps of a fixed constant-depth finite-precision "
          "transformer are computed by one circuit, the chain of T step circuits, of size at "
          "most the sum of the steps' (linear in T at a bounded length) and depth O(T); the "
          "chain's tokens equal T steps of run_cot on every prompt checked.")

@@ -22,7 +22,10 @@ The check:
 3. bfloat16: N derived from the format (`uniform_attention_limit`) must equal the first n
    at which an independent bfloat16 summation (ml_dtypes) of n ones is not n, and the
    count baseline must be exact on the all-ones input at n = N - 1 and wrong at n = N.
-   (N = 257: uniform attention in bfloat16 is exact over at most 256 tokens.)
+   (N = 257: uniform attention in bfloat16 is exact over at most 256 tokens.) The paper
+   remarks on bfloat16 with 257 elements; this sharper figure for uniform attention
+   under iterative sums (exact at every n <= 256, count and parity wrong from n = 257 on)
+   is cotsim's own result, derived from the format, not taken from the paper.
 
 A constant-precision format has finitely many values, so any such counter breaks at some
 n: the finite-precision reason why parity and counting are outside what these
@@ -42,7 +45,8 @@ NAME = "precision_limits"
 CLAIM = ("AC0 vs TC0 (precision): the no-CoT uniform-attention count/parity transformers are "
          "exact at O(log n) precision for every n tried, and fail at constant precision "
          "exactly at the threshold n* computed from the format (shown on the first failing "
-         "n); in bfloat16 uniform attention breaks at N = 257 tokens, derived from the "
+         "n); in bfloat16 uniform attention breaks at N = 257 tokens (cotsim's own figure under "
+         "iterative sums; the paper remarks on 257 elements), derived from the "
          "format and confirmed by ml_dtypes and the forward pass.")
 
 QUICK_LOG_NS = (8, 16, 32)

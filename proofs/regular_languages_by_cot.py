@@ -1,8 +1,11 @@
-"""Corollary 3.4 / Theorem 3.5: with one CoT step per input symbol, a constant-depth
-transformer in ONE constant-precision format runs any finite automaton, at every word
-length; this covers parity, addition mod p, the S5 word problem (NC1-complete) and
-iterated squaring, none of which a constant-precision transformer without CoT computes
-(see `precision_limits`).
+"""Corollary 3.4 (regular languages are in CoT[n, log n, 1]) / Theorem 3.5 (the S5 word
+problem): with one CoT step per input symbol, a constant-depth transformer in ONE
+constant-precision format runs any finite automaton, at every word length. This covers
+parity, addition mod p and the S5 word problem (NC1-complete), which are not in AC0, so
+no constant-precision transformer without CoT computes them (see `precision_limits`),
+and iterated squaring mod a fixed P. The last is no such problem: with P fixed the
+state is a lookup table of R; the paper's hardness for iterated squaring is
+cryptographic (P grows with n).
 
 For each automaton and word length the check builds the CoT transformer
 (`transformer_sim.constructions.automaton_cot.build_automaton_cot`), runs it through the
@@ -26,7 +29,8 @@ import numpy as np
 from .base import FAILS, HOLDS, CheckResult, Table, draw_figures, progress
 
 NAME = "regular_languages_by_cot"
-CLAIM = ("Corollary 3.4 / Theorem 3.5 (regular languages with CoT): a one-layer, one-head "
+CLAIM = ("Corollary 3.4 / Theorem 3.5 (regular languages in CoT[n, log n, 1]; the S5 word "
+         "problem): a one-layer, one-head "
          "transformer in one constant-precision format, emitting the automaton's state after "
          "each symbol, runs parity, addition mod p, the S5 word problem and iterated squaring "
          "correctly at every word length tried; every state token equals an independent "

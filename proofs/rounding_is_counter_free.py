@@ -1,5 +1,7 @@
-"""Rounded summation is an ordered, hence counter-free, automaton (the paper's key lemma
-for the AC0 bound without CoT).
+"""Rounded summation is an ordered, hence counter-free, automaton: the paper's
+Definition D.2 (ordered automata) and Theorem D.3 (ordered automata are counter-free),
+behind the AC0 bound without CoT. Appendix numbers are those of arXiv v4; they vary
+between versions of the paper.
 
 An iterative sum [[[x1 + x2] + x3] + ...] reads its terms one at a time; its state is a
 value of the format F, and reading a term a applies the map x -> [x + a]. The check
@@ -24,7 +26,8 @@ import numpy as np
 from .base import FAILS, HOLDS, CheckResult, Table, draw_figures, progress
 
 NAME = "rounding_is_counter_free"
-CLAIM = ("Rounded iterative summation x -> [x + a] over a finite-precision format is an "
+CLAIM = ("Definition D.2 / Theorem D.3 (appendix numbers of arXiv v4; they vary by version): "
+         "rounded iterative summation x -> [x + a] over a finite-precision format is an "
          "ordered automaton: its generators are monotone and its transformation monoid "
          "is aperiodic (counter-free), unlike addition mod 2, whose monoid contains Z2.")
 
