@@ -90,9 +90,11 @@ class _Reader:
         if self.binary and h["M"] != h["I"] + h["L"] + h["A"]:
             raise self.error(f"header: binary AIGER needs M = I + L + A, but M = {h['M']} "
                              f"and I + L + A = {h['I'] + h['L'] + h['A']}", 1)
-        if h["I"] + h["O"] + 2 * h["A"] + 2 > MAX_NODES:
-            raise CircuitTooLarge(f"{self.path}: header declares {h['I']} inputs and "
-                                  f"{h['A']} ANDs, over the limit of {MAX_NODES} nodes")
+        nodes = h["I"] + h["O"] + 2 * h["A"] + 2  # the IR's worst case for this header
+        if nodes > MAX_NODES:
+            raise CircuitTooLarge(f"{self.path}:1: header declares I = {h['I']}, O = "
+                                  f"{h['O']}, A = {h['A']}: up to I + O + 2A + 2 = {nodes} "
+                                  f"nodes, over the limit of {MAX_NODES} nodes")
         return h, pos
 
     def literal(self, lit: int, h: dict[str, int], what: str, line: int | None,

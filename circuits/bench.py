@@ -24,7 +24,7 @@ from typing import Callable
 from .builder import CircuitBuilder
 from .errors import CotsimInputError, ParseError
 from .io import Loaded
-from .ir import Circuit, Kind
+from .ir import MAX_WEIGHT_SUM, Circuit, Kind, show_int, thr_limit_error
 from .netlist import Netlist
 
 _NAME = r"[^\s(),=#]+"
@@ -32,7 +32,7 @@ _IO = re.compile(rf"\s*(INPUT|OUTPUT)\s*\(\s*({_NAME})\s*\)\s*$", re.I)
 _GATE = re.compile(rf"\s*({_NAME})\s*=\s*([A-Za-z_][A-Za-z0-9_]*)\s*\((.*)\)\s*$")
 _CONST = re.compile(rf"\s*({_NAME})\s*=\s*(vdd|gnd)\s*$", re.I)
 _NAME_ONLY = re.compile(rf"{_NAME}$")
-_INT = re.compile(r"[+-]?\d{1,18}$")  # well inside int64
+_INT = re.compile(r"[+-]?\d+$")  # magnitude: ir.thr_limit_error
 
 _GATES = {
     "AND": Kind.AND, "OR": Kind.OR, "NAND": Kind.NAND, "NOR": Kind.NOR,
@@ -113,8 +113,10 @@ def _threshold_args(args: str, path: str, no: int) -> tuple[list[str], list[int]
     if ";" not in args:
         raise ParseError("THR needs 'threshold; signal:weight, ...'", path, no)
     head, tail = args.split(";", 1)
-    if not _INT.match(head.strip()):
-        raise ParseError(f"bad THR threshold {head.strip()[:30]!r}", path, no)
+    head = head.strip()
+    if not _INT.match(head):
+        raise ParseError(f"bad THR threshold {head[:40]!r} (expected an integer)", path, no)
+    threshold = _bounded_int(head, "threshold", path, no)
     ins, weights = [], []
     for item in tail.split(","):
         name, sep, w = item.strip().rpartition(":")
@@ -122,8 +124,20 @@ def _threshold_args(args: str, path: str, no: int) -> tuple[list[str], list[int]
             raise ParseError(f"bad THR input {item.strip()[:40]!r} (expected signal:weight)",
                              path, no)
         ins.append(name.strip())
-        weights.append(int(w))
-    return ins, weights, int(head)
+        weights.append(_bounded_int(w.strip(), f"weight of {name.strip()!r}", path, no))
+    problem = thr_limit_error(weights, threshold)
+    if problem:
+        raise ParseError(problem, path, no)
+    return ins, weights, threshold
+
+
+def _bounded_int(text: str, what: str, path: str, no: int) -> int:
+    """An integer of a THR line, refused by the one THR limit (2^61) before it is
+    converted when it is too long to be under it."""
+    if len(text.lstrip("+-")) > 19 or abs(int(text)) >= MAX_WEIGHT_SUM:
+        raise ParseError(f"THR {what} {show_int(text)} is over the limit: |weights| + "
+                         f"|threshold| of a THR gate must stay below 2^61", path, no)
+    return int(text)
 
 
 # -- helpers shared by the writers -------------------------------------------------------

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import importlib
 import os
+import stat
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, BinaryIO
 
 from .atomic import write_atomic
 from .errors import CotsimInputError
@@ -26,6 +27,7 @@ FORMATS: dict[str, tuple[str, bool, bool]] = {
     ".svg": ("circuits.draw", False, True),
 }
 
+#: the largest input file any reader accepts (circuits, models, bit strings)
 MAX_FILE_BYTES = 512 * 1024 * 1024
 
 
@@ -58,21 +60,50 @@ def _module(path: str | os.PathLike, want_read: bool):
     return importlib.import_module(mod)
 
 
-def read_bytes(path: str | os.PathLike) -> bytes:
+#: bytes read from one stream at a time, so that a capped read never allocates the cap
+_CHUNK = 1 << 20
+
+
+def read_stream(f: BinaryIO, name: str, limit: int | None = None) -> bytes:
+    """Read an open binary stream to its end, refusing it once it passes ``limit`` bytes
+    (default `MAX_FILE_BYTES`). A device or a pipe has no size to check beforehand
+    (``/dev/zero`` never ends), so the cap is applied while reading."""
+    limit = MAX_FILE_BYTES if limit is None else limit
+    chunks: list[bytes] = []
+    total = 0
+    while True:
+        chunk = f.read(min(_CHUNK, limit + 1 - total))
+        if not chunk:
+            return b"".join(chunks)
+        chunks.append(chunk)
+        total += len(chunk)
+        if total > limit:
+            raise CotsimInputError(f"{name}: more than {limit} bytes, over the limit of "
+                                   f"{limit} bytes for an input file")
+
+
+def read_bytes(path: str | os.PathLike, limit: int | None = None) -> bytes:
+    """The contents of ``path``, at most ``limit`` bytes (default `MAX_FILE_BYTES`);
+    one-line `CotsimInputError` for a missing, unreadable or oversized file."""
     path = os.fspath(path)
+    limit = MAX_FILE_BYTES if limit is None else limit
     try:
-        size = os.path.getsize(path)
-        if size > MAX_FILE_BYTES:
-            raise CotsimInputError(f"{path}: file of {size} bytes is over the limit of "
-                                   f"{MAX_FILE_BYTES}")
         with open(path, "rb") as f:
-            return f.read()
+            st = os.fstat(f.fileno())
+            if stat.S_ISREG(st.st_mode) and st.st_size > limit:  # refuse without reading
+                raise CotsimInputError(f"{path}: file of {st.st_size} bytes is over the "
+                                       f"limit of {limit} bytes for an input file")
+            if stat.S_ISDIR(st.st_mode):
+                raise IsADirectoryError
+            return read_stream(f, path, limit)
     except FileNotFoundError:
         raise CotsimInputError(f"{path}: no such file") from None
     except IsADirectoryError:
         raise CotsimInputError(f"{path}: is a folder, not a file") from None
     except PermissionError:
         raise CotsimInputError(f"{path}: permission denied") from None
+    except OSError as e:
+        raise CotsimInputError(f"{path}: cannot read ({e.strerror or e})") from None
 
 
 def load_file(path: str | os.PathLike) -> Loaded:

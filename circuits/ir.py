@@ -50,6 +50,26 @@ AC0_KINDS = frozenset({Kind.CONST0, Kind.CONST1, Kind.INPUT, Kind.BUF, Kind.NOT,
 TC0_KINDS = AC0_KINDS | {Kind.MAJ, Kind.THR}
 
 MAX_NODES = 50_000_000  # a set size limit, far beyond any benchmark
+#: The one limit on a THR gate, checked where a file is read: the sum of its |weights|
+#: and |threshold| stays below 2^61, so the evaluator's 63-bit counters cannot overflow.
+MAX_WEIGHT_SUM = 1 << 61
+
+
+def show_int(value: int | str) -> str:
+    """An integer for an error message: in full up to 40 digits, else abbreviated with
+    its number of digits (never silently cut)."""
+    text = str(value)
+    digits = len(text.lstrip("+-"))
+    return text if digits <= 40 else f"{text[:12]}...{text[-4:]} ({digits} digits)"
+
+
+def thr_limit_error(weights: Sequence[int], threshold: int) -> str | None:
+    """Why a THR gate's weights and threshold are over `MAX_WEIGHT_SUM`, or None."""
+    total = sum(abs(w) for w in weights) + abs(threshold)
+    if total < MAX_WEIGHT_SUM:
+        return None
+    return (f"THR |weights| + |threshold| = {show_int(total)} is over the limit of 2^61 "
+            f"({MAX_WEIGHT_SUM - 1} at most)")
 
 
 def _frozen(a: np.ndarray, dtype) -> np.ndarray:

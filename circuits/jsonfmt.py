@@ -16,19 +16,19 @@ from __future__ import annotations
 import json
 import json.decoder
 import json.scanner
+import re
 from typing import Any, Callable
 
 from .builder import CircuitBuilder
 from .errors import ParseError
 from .io import Loaded
-from .ir import Circuit, Kind
+from .ir import Circuit, Kind, thr_limit_error
 
 FORMAT = "cotsim-circuit"
 VERSION = 1
 _TOP_KEYS = ("format", "version", "inputs", "gates", "outputs")
 _GATE_KEYS = ("id", "op", "in", "weights", "threshold", "name", "tag")
 _OUTPUT_KEYS = ("name", "id")
-_INT_LIMIT = 1 << 62  # weights and thresholds are stored as int64
 _OPS = [k.name for k in Kind if k != Kind.INPUT]
 
 
@@ -75,8 +75,42 @@ def _pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return obj
 
 
+class _Constant(ValueError):
+    pass
+
+
 def _no_constant(name: str) -> None:
-    raise ValueError(f"{name} is not a JSON number")
+    raise _Constant(f"{name} is not a JSON number")
+
+
+#: nesting reported as too deep (a circuit needs 3 levels; Python's decoder gives up
+#: somewhere near 1000, depending on the stack)
+MAX_DEPTH = 64
+_MAX_DIGITS = 4300  # Python's limit on converting a decimal string to an int
+_SCAN = re.compile(r'"(?:[^"\\]|\\.)*"|NaN|-?Infinity|\d{%d,}|[\[\]{}]' % (_MAX_DIGITS + 1))
+
+
+def _scan_problem(text: str) -> tuple[str, int] | None:
+    """The first thing, in reading order, that the decoder refuses without saying where:
+    NaN or Infinity, an integer over Python's digit limit, or nesting deeper than
+    `MAX_DEPTH`; as (message, offset). Runs only after the decoder has failed."""
+    depth = 0
+    for m in _SCAN.finditer(text):
+        tok = m.group()
+        if tok[0] == '"':
+            continue
+        if tok in ("[", "{"):
+            depth += 1
+            if depth > MAX_DEPTH:
+                return f"JSON nested more than {MAX_DEPTH} levels deep", m.start()
+        elif tok in ("]", "}"):
+            depth -= 1
+        elif tok[-1].isdigit():
+            return (f"an integer of {len(tok)} digits, over the limit of {_MAX_DIGITS} "
+                    "digits"), m.start()
+        else:
+            return f"{tok} is not a JSON number", m.start()
+    return None
 
 
 def _decode_fast(text: str) -> Any:
@@ -127,12 +161,22 @@ def parse(data: bytes, path: str) -> Loaded:
                          data[:e.start].count(b"\n") + 1) from None
     if text.startswith("\ufeff"):
         text = text[1:]
+    def unlocated(fallback: str) -> ParseError:
+        found = _scan_problem(text)
+        if found is None:
+            return ParseError(fallback, path)
+        return ParseError(found[0], path, text.count("\n", 0, found[1]) + 1)
+
     try:
         doc = _decode_fast(text)
     except json.JSONDecodeError as e:
         raise ParseError(f"invalid JSON: {e.msg} (column {e.colno})", path, e.lineno) from None
-    except (_Duplicate, ValueError, RecursionError):
+    except _Duplicate:
         doc = None  # locate the problem below
+    except RecursionError:
+        raise unlocated("JSON nested too deeply") from None
+    except ValueError as e:  # NaN, Infinity, a 5000-digit integer
+        raise unlocated(f"invalid JSON: {e}") from None
     if doc is not None:
         try:
             return Loaded(_Validator(path, lambda o: None).circuit(doc))
@@ -145,9 +189,9 @@ def parse(data: bytes, path: str) -> Loaded:
     except json.JSONDecodeError as e:
         raise ParseError(f"invalid JSON: {e.msg} (column {e.colno})", path, e.lineno) from None
     except RecursionError:
-        raise ParseError("JSON nested too deeply", path) from None
+        raise unlocated("JSON nested too deeply") from None
     except ValueError as e:
-        raise ParseError(f"invalid JSON: {e}", path) from None
+        raise unlocated(f"invalid JSON: {e}") from None
 
     def line_of(obj: Any) -> int | None:
         at = starts.get(id(obj))
@@ -263,11 +307,15 @@ class _Validator:
                     raise self.error(f"gate {gid}: THR needs {key!r}", g)
             weights, threshold = g["weights"], g["threshold"]
             if (not isinstance(weights, list) or len(weights) != len(ins)
-                    or not all(_is_int(w) and abs(w) < _INT_LIMIT for w in weights)):
+                    or not all(_is_int(w) for w in weights)):
                 raise self.error(f"gate {gid}: \"weights\" must be a list of {len(ins)} "
                                  "integers (one per fan-in)", g)
-            if not _is_int(threshold) or abs(threshold) >= _INT_LIMIT:
-                raise self.error(f"gate {gid}: \"threshold\" must be an integer", g)
+            if not _is_int(threshold):
+                raise self.error(f"gate {gid}: \"threshold\" must be an integer, not "
+                                 f"{_type(threshold)}", g)
+            problem = thr_limit_error(weights, threshold)
+            if problem:
+                raise self.error(f"gate {gid}: {problem}", g)
         else:
             for key in ("weights", "threshold"):
                 if key in g:

@@ -26,10 +26,7 @@ import sys
 import numpy as np
 
 from .errors import CotsimInputError
-from .ir import Circuit, Kind
-
-#: A THR gate's sum of |weights| and |threshold| must stay below this (63-bit counters).
-MAX_WEIGHT_SUM = 1 << 61
+from .ir import MAX_WEIGHT_SUM, Circuit, Kind  # noqa: F401 (MAX_WEIGHT_SUM: was here)
 #: ``"auto"`` uses NumPy, while Numba is not imported yet, for circuits of at most this
 #: many nodes (NumPy spends 2-4 us on each) ...
 AUTO_NUMPY_MAX_NODES = 50_000

@@ -155,15 +155,20 @@ def render_markdown_page(results: Sequence[CheckResult], title: str = "cotsim re
 
 def write_report(results: Sequence[CheckResult], out_dir: str | os.PathLike = "reports",
                  title: str = "cotsim report") -> Path:
-    """Write index.html, index.md and figures/ under ``out_dir``; return index.html."""
-    from circuits.atomic import write_atomic
+    """Write index.html, index.md and figures/ under ``out_dir``; return index.html.
+
+    All files are written in full before any is renamed into place, so a failure (a full
+    disk) leaves no partial figure and no temporary file behind."""
+    from circuits.atomic import write_atomic_many
 
     out = check_writable(out_dir)
+    files: list[tuple[Path, bytes | str]] = []
     for r in results:
         for name, content in r.figures.items():
             if name.rsplit(".", 1)[-1].lower() in ("svg", "png"):
-                write_atomic(out / _figure_file(r.name, name), content)
-    write_atomic(out / "index.md", render_markdown_page(results, title))
+                files.append((out / _figure_file(r.name, name), content))
     page = out / "index.html"
-    write_atomic(page, render_html_page(results, title))
+    files += [(out / "index.md", render_markdown_page(results, title)),
+              (page, render_html_page(results, title))]
+    write_atomic_many(files)
     return page

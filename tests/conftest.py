@@ -44,3 +44,16 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "slow" in item.keywords:
             item.add_marker(skip)
+
+
+def run_cli(capsys, *argv) -> tuple[int, str, str]:
+    """``cotsim.cli.main`` in process: (exit status, stdout, stderr). argparse's usage
+    errors exit by SystemExit; their status is returned like any other."""
+    from cotsim.cli import main
+
+    try:
+        code = main([str(a) for a in argv])
+    except SystemExit as e:
+        code = e.code
+    out, err = capsys.readouterr()
+    return code, out, err

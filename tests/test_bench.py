@@ -336,7 +336,9 @@ BAD = [  # (text, line, words in the message)
     (HEAD + "y = THR(a:1, b:1)\n", 4, "THR"),
     (HEAD + "y = THR(x; a:1, b:1)\n", 4, "threshold"),
     (HEAD + "y = THR(1; a, b:1)\n", 4, "signal:weight"),
-    (HEAD + "y = THR(1; a:99999999999999999999)\n", 4, "signal:weight"),
+    (HEAD + "y = THR(1; a:99999999999999999999)\n", 4,
+     "THR weight of 'a' 99999999999999999999 is over the limit: |weights| + |threshold| "
+     "of a THR gate must stay below 2^61"),
     ("INPUT(a)\nINPUT(a)\nOUTPUT(a)\n", 2, "declared twice"),
     ("INPUT(a)\nOUTPUT(q)\n", 2, "never defined"),
     ("", 1, "no OUTPUT"),

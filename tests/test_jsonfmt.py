@@ -120,7 +120,7 @@ BAD = [
     (gates_doc({"id": 2, "op": "THR", "in": [0, 1], "weights": [1], "threshold": 1}), 2,
      "list of 2 integers"),
     (gates_doc({"id": 2, "op": "THR", "in": [0, 1], "weights": [1, 2 ** 70], "threshold": 1}),
-     2, "list of 2 integers"),
+     2, f"= {2 ** 70 + 2} is over the limit of 2^61"),
     (gates_doc({"id": 2, "op": "THR", "in": [0, 1], "weights": [1, 1], "threshold": "1"}), 2,
      "must be an integer"),
     (gates_doc({"id": 2, "op": "AND", "in": [0, 1], "tag": 5}), 2, "'tag' must be"),

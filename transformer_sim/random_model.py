@@ -103,6 +103,10 @@ def random_model(vocab: int, layers: int, heads: int, d_model: int, d_ff: int,
         raise ModelError(f"d_head must be an integer >= 1, got {d_head!r}")
     if not fmt.max_value > 0:
         raise ModelError(f"format {fmt.spec} has no positive value")
+    from .npz import check_size  # refuse an oversized model before drawing any weight
+
+    check_size({"vocab": vocab, "d_model": d_model, "heads": heads, "d_head": k,
+                "d_ff": d_ff, "layers": layers, "max_len": max_len})
     rng = np.random.default_rng(seed)
     top, per_layer = _draw(rng, vocab, layers, heads, d_model, d_ff, max_len, k)
     g = k ** -0.25

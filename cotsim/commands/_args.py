@@ -22,15 +22,29 @@ def int_at_least(lo: int) -> Callable[[str], int]:
 positive = int_at_least(1)
 
 
-def check_output(src: str, dst: str, force: bool, what: str = "input file") -> None:
-    """Fail early, before any work: an unknown output format, an existing output without
-    --force, or an output that is the input itself (inputs are never modified)."""
+def check_output(src: str | None, dst: str, force: bool, what: str = "input file",
+                 exts: tuple[str, ...] | None = None) -> None:
+    """Fail early, before any work: an unknown output format (``exts``: the extensions
+    allowed, default the circuit formats), an output that is a folder or lies in no
+    folder, an existing output without --force, or an output that is the input itself
+    (inputs are never modified)."""
     from circuits.errors import CotsimInputError
     from circuits.io import extension
 
-    extension(dst)
+    if exts is None:
+        extension(dst)
+    else:
+        ext = os.path.splitext(dst)[1].lower()
+        if ext not in exts:
+            raise CotsimInputError(f"{dst}: expected a {' or '.join(exts)} file, not "
+                                   f"{ext or 'a name without extension'}")
+    if os.path.isdir(dst):
+        raise CotsimInputError(f"{dst}: is a folder; name a file to write")
+    folder = os.path.dirname(os.path.abspath(dst))
+    if not os.path.isdir(folder):
+        raise CotsimInputError(f"{dst}: folder {folder} does not exist")
     if os.path.lexists(dst):
         if not force:
             raise CotsimInputError(f"{dst}: exists; pass --force to overwrite it")
-        if os.path.exists(src) and os.path.samefile(src, dst):
+        if src is not None and os.path.exists(src) and os.path.samefile(src, dst):
             raise CotsimInputError(f"{dst}: is the {what}; write somewhere else")

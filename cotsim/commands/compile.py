@@ -53,8 +53,9 @@ def register(sub: argparse._SubParsersAction, name: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from circuits.atomic import write_atomic_many
     from circuits.errors import CotsimInputError
-    from circuits.io import save
+    from circuits.io import dumps, extension
 
     check_output(args.model, args.output, args.force, "model file")
     if args.draw is not None:
@@ -77,9 +78,9 @@ def run(args: argparse.Namespace) -> int:
     else:
         compiled = compile_model(model, args.seq_len, args.sum, budget=budget,
                                  exact_adder=args.adder)
-    save(compiled.circuit, args.output, overwrite=args.force)
-    if args.draw is not None:
-        save(compiled.circuit, args.draw, overwrite=args.force)
+    outputs = [args.output] + ([args.draw] if args.draw is not None else [])
+    write_atomic_many([(p, dumps(compiled.circuit, extension(p))) for p in outputs],
+                      overwrite=args.force)  # both files or neither
     out = compiled.figures()
     out.update({"format": compiled.model.fmt.spec, "sum": compiled.sum_mode,
                 "seq_len": compiled.seq_len, "adder": compiled.adder, "estimate": compiled.estimate,

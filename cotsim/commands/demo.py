@@ -7,6 +7,7 @@ when DIR cannot be written.
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 
 def register(sub: argparse._SubParsersAction, name: str) -> None:
@@ -34,11 +35,21 @@ def run(args: argparse.Namespace) -> int:
     from .check import progress_hooks, select
 
     names = select(args.names)
+    figures = Path(args.out).absolute() / "figures"
+    made = [p for p in (figures, *figures.parents) if not p.exists()]  # deepest first
     check_writable(args.out)  # fail in one line before minutes of work
-    set_progress(True)
-    start, done = progress_hooks(len(names))
-    results = proofs.run_checks(names, quick=args.quick, on_start=start, on_done=done)
-    print(render_text(summary_table(results)))
-    page = write_report(results, args.out)
+    try:
+        set_progress(True)
+        start, done = progress_hooks(len(names))
+        results = proofs.run_checks(names, quick=args.quick, on_start=start, on_done=done)
+        print(render_text(summary_table(results)))
+        page = write_report(results, args.out)
+    except BaseException:  # leave no folder behind that this run made and left empty
+        for folder in made:
+            try:
+                folder.rmdir()
+            except OSError:
+                break
+        raise
     print(f"report: {page.resolve()}")
     return 0 if all(r.holds for r in results) else 1

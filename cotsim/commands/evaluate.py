@@ -47,9 +47,9 @@ def _check_bits(bits: str, n: int, where: str) -> None:
 def _file_lines(path: str) -> list[tuple[int, str]]:
     """(line number, bit string) for each line of an inputs file that is not skipped."""
     from circuits.errors import CotsimInputError
-    from circuits.io import read_bytes
+    from circuits.io import read_bytes, read_stream
 
-    data = sys.stdin.buffer.read() if path == "-" else read_bytes(path)
+    data = read_stream(sys.stdin.buffer, "<stdin>") if path == "-" else read_bytes(path)
     try:
         text = data.decode("ascii")
     except UnicodeDecodeError as e:

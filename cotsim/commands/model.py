@@ -99,6 +99,9 @@ def run_random(args: argparse.Namespace) -> int:
     from transformer_sim.npz import save
     from transformer_sim.random_model import random_model
 
+    from ._args import check_output
+
+    check_output(None, args.output, args.force, exts=(".npz",))
     try:
         fmt = FloatFormat.parse(args.format)
     except ValueError as e:

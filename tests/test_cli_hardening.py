@@ -1,0 +1,392 @@
+"""Issue 11, failures to fix: hostile input gets one line on stderr and exit 2, reads are
+capped, nothing is allocated before sizes are checked, and a refusal or a failed write
+leaves inputs and output folders exactly as they were. An unexpected exception is exit 3
+with one line, the traceback only under ``--debug``.
+
+Every test goes through the CLI (``cotsim.cli.main``, in process) and compares the folder
+it worked in before and after.
+"""
+from __future__ import annotations
+
+import errno
+import io
+import json
+import os
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import circuits.atomic
+import circuits.io
+from conftest import BENCHMARKS, run_cli as cli
+from cotsim.cli import EXIT_INTERNAL
+from transformer_sim import npz
+from transformer_sim.random_model import random_model
+
+BENCH = BENCHMARKS / "iscas85" / "c17.bench"
+MODEL = ["--vocab", "3", "--layers", "1", "--heads", "1", "--d-model", "2", "--d-ff", "2",
+         "--max-len", "8", "--format", "paper:e=1,s=2", "--seed", "1"]
+
+
+def snapshot(folder: Path) -> dict[str, bytes | None]:
+    """Every path under ``folder`` (hidden temporaries included): file -> bytes,
+    folder -> None."""
+    return {str(p.relative_to(folder)): None if p.is_dir() else p.read_bytes()
+            for p in sorted(folder.rglob("*"))
+            if not p.is_symlink() or p.resolve().is_file()}
+
+
+def refused(capsys, folder: Path, *argv, words: str = "") -> str:
+    """Run argv, expect exit 2 with one stderr line containing ``words``, and the folder
+    unchanged; return that line."""
+    before = snapshot(folder)
+    code, out, err = cli(capsys, *argv)
+    assert code == 2, (argv, code, err)
+    assert err.count("\n") == 1 and err.endswith("\n"), err
+    assert "Traceback" not in err and words in err, err
+    assert snapshot(folder) == before
+    return err.strip()
+
+
+@pytest.fixture()
+def work(tmp_path) -> Path:
+    (tmp_path / "c17.bench").write_bytes(BENCH.read_bytes())
+    model = random_model(3, 1, 1, 2, 2, 8, "paper:e=1,s=1", "exact", seed=3, check_prompts=0)
+    npz.save(model, tmp_path / "m.npz")
+    return tmp_path
+
+
+# -- 1. devices and endless files: every reader reads with a cap -------------------------
+
+@pytest.fixture()
+def small_cap(monkeypatch):
+    monkeypatch.setattr(circuits.io, "MAX_FILE_BYTES", 4096)
+    return 4096
+
+
+def test_device_reads_are_capped(work, small_cap, capsys):
+    for name in ("zero.bench", "zero.npz", "zero.txt"):
+        os.symlink("/dev/zero", work / name)
+    over = f"over the limit of {small_cap} bytes"
+    refused(capsys, work, "stats", work / "zero.bench", words=over)
+    refused(capsys, work, "model", "info", work / "zero.npz", words=over)
+    refused(capsys, work, "model", "run", work / "zero.npz", "--tokens", "0", words=over)
+    refused(capsys, work, "compile", work / "zero.npz", "--seq-len", "2", "-o",
+            work / "c.json", words=over)
+    refused(capsys, work, "eval", work / "c17.bench", "--inputs-file", work / "zero.txt",
+            words=over)
+
+
+def test_stdin_read_is_capped(work, small_cap, monkeypatch, capsys):
+    class Endless(io.RawIOBase):
+        def readable(self) -> bool:
+            return True
+
+        def readinto(self, b) -> int:
+            b[:] = b"1" * len(b)
+            return len(b)
+
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BufferedReader(Endless())))
+    refused(capsys, work, "eval", work / "c17.bench", "--inputs-file", "-",
+            words=f"<stdin>: more than {small_cap} bytes")
+
+
+def test_regular_file_over_the_cap_is_refused_unread(work, small_cap, capsys):
+    (work / "big.bench").write_bytes(b"# pad\n" * 1000)
+    refused(capsys, work, "stats", work / "big.bench",
+            words="file of 6000 bytes is over the limit of 4096 bytes")
+
+
+# -- 2. npz members: header shapes and unpacked sizes checked before any data -----------
+
+def _members(path: Path) -> dict[str, bytes]:
+    with zipfile.ZipFile(path) as zf:
+        return {i.filename: zf.read(i) for i in zf.infolist()}
+
+
+def _write_zip(path: Path, members: dict[str, bytes], deflate: bool = False) -> None:
+    mode = zipfile.ZIP_DEFLATED if deflate else zipfile.ZIP_STORED
+    with zipfile.ZipFile(path, "w", mode) as zf:
+        for name, data in members.items():
+            zf.writestr(name, data)
+
+
+def _npy_header(shape: tuple[int, ...]) -> bytes:
+    buf = io.BytesIO()
+    np.lib.format.write_array_header_1_0(buf, {"descr": "<f8", "fortran_order": False,
+                                               "shape": shape})
+    return buf.getvalue()
+
+
+def test_npz_huge_header_shape_is_refused_before_allocation(work, capsys, monkeypatch):
+    members = _members(work / "m.npz")
+    members["TE.npy"] = _npy_header((10 ** 11,)) + b"\0" * 64  # claims 800 GB
+    _write_zip(work / "huge.npz", members)
+    read = []
+    real = np.lib.format.read_array
+
+    def spy(fp, *a, **k):
+        read.append(fp.name)
+        return real(fp, *a, **k)
+
+    monkeypatch.setattr(np.lib.format, "read_array", spy)
+    refused(capsys, work, "model", "info", work / "huge.npz",
+            words="array 'TE' has shape (100000000000,), but the header declares (3, 2)")
+    assert "TE.npy" not in read and "meta.npy" in read
+
+
+def test_npz_header_declaring_a_huge_model_is_refused(work, capsys):
+    members = _members(work / "m.npz")
+    meta = npz.load(work / "m.npz").meta()
+    meta["max_len"] = 10 ** 11
+    buf = io.BytesIO()
+    np.save(buf, np.array(json.dumps(meta)))
+    members["meta.npy"] = buf.getvalue()
+    _write_zip(work / "big.npz", members)
+    refused(capsys, work, "model", "info", work / "big.npz",
+            words=f"over the limit of {npz.MAX_PARAMS} (2^26) weights")
+
+
+def test_npz_zip_bomb_is_refused_before_decompression(work, capsys, monkeypatch):
+    members = _members(work / "m.npz")
+    buf = io.BytesIO()
+    np.save(buf, np.zeros((3, 2 + 400_000)))  # 9.6 MB of zeros, deflates to ~10 kB
+    members["PE.npy"] = buf.getvalue()
+    _write_zip(work / "bomb.npz", members, deflate=True)
+    assert (work / "bomb.npz").stat().st_size < 100_000
+    opened = []
+    real_open = zipfile.ZipFile.open
+    monkeypatch.setattr(zipfile.ZipFile, "open", lambda self, name, *a, **k: (
+        opened.append(getattr(name, "filename", name)) or real_open(self, name, *a, **k)))
+    refused(capsys, work, "model", "info", work / "bomb.npz",
+            words=f"array 'PE' unpacks to {3 * 400_002 * 8 + 128} bytes, but the header "
+                  "declares shape (8, 2) (128 bytes of data)")
+    assert "PE.npy" not in opened  # refused from the zip directory alone
+
+
+# -- 3. model random: sizes estimated and refused before any allocation ------------------
+
+@pytest.mark.parametrize("option, value", [("--d-model", 10 ** 9), ("--max-len", 10 ** 9),
+                                           ("--vocab", 10 ** 12)])
+def test_model_random_refuses_huge_sizes_first(work, capsys, monkeypatch, option, value):
+    import transformer_sim.random_model as rm
+
+    def no_draw(*a, **k):
+        raise AssertionError("weights drawn before the size check")
+
+    monkeypatch.setattr(rm, "_draw", no_draw)
+    argv = list(MODEL)
+    argv[argv.index(option) + 1] = str(value)
+    refused(capsys, work, "model", "random", *argv, "-o", work / "big.npz",
+            words=f"over the limit of {npz.MAX_PARAMS} (2^26) weights")
+
+
+# -- 4, 6, 7. outputs: folders, wrong extensions, every output checked first -------------
+
+def test_output_that_is_a_folder(work, capsys):
+    for name in ("dir.bench", "dir.npz", "dir.json"):
+        (work / name).mkdir()
+    refused(capsys, work, "convert", work / "c17.bench", work / "dir.bench", "--force",
+            words="dir.bench: is a folder")
+    refused(capsys, work, "draw", work / "c17.bench", "-o", work / "dir.bench", "--force",
+            words="draw writes .svg or .dot")
+    refused(capsys, work, "compile", work / "m.npz", "--seq-len", "2", "-o",
+            work / "dir.json", "--force", words="dir.json: is a folder")
+    refused(capsys, work, "compile", work / "m.npz", "--seq-len", "2", "-o", work,
+            words="unknown file format")
+    refused(capsys, work, "model", "random", *MODEL, "-o", work / "dir.npz", "--force",
+            words="dir.npz: is a folder")
+
+
+def test_write_atomic_into_a_folder_is_one_line(work, capsys):
+    (work / "d.json").mkdir()
+    with pytest.raises(circuits.io.CotsimInputError, match="is a folder"):
+        circuits.atomic.write_atomic(work / "d.json", b"x")
+    assert [p.name for p in work.iterdir() if p.name.startswith(".cotsim-")] == []
+
+
+def test_model_random_checks_the_extension(work, capsys):
+    for name in ("c17.bench", "m.json", "m"):
+        refused(capsys, work, "model", "random", *MODEL, "-o", work / name, "--force",
+                words="expected a .npz file")
+
+
+def test_compile_checks_every_output_before_starting(work, capsys, monkeypatch):
+    import transformer_sim.compile as tc
+
+    def no_compile(*a, **k):
+        raise AssertionError("compiled before the outputs were checked")
+
+    monkeypatch.setattr(tc, "compile_model", no_compile)
+    refused(capsys, work, "compile", work / "m.npz", "--seq-len", "2", "-o",
+            work / "c.json", "--draw", work / "nodir" / "x.svg", words="does not exist")
+    refused(capsys, work, "compile", work / "m.npz", "--seq-len", "2", "-o",
+            work / "c.json", "--draw", work / "x.png", words="expected a .svg or .dot")
+
+
+# -- 5. a full disk: one line, exit 2, no partial output --------------------------------
+
+def _disk_full_after(monkeypatch, good: int) -> None:
+    """Let ``good`` fsyncs succeed, then fail as a full disk does."""
+    calls = [0]
+    real = os.fsync
+
+    def fsync(fd: int) -> None:
+        calls[0] += 1
+        if calls[0] > good:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        real(fd)
+
+    monkeypatch.setattr(circuits.atomic.os, "fsync", fsync)
+
+
+def test_disk_full_convert_and_model_random(work, capsys, monkeypatch):
+    _disk_full_after(monkeypatch, 0)
+    refused(capsys, work, "convert", work / "c17.bench", work / "c17.json",
+            words="c17.json: cannot write (No space left on device)")
+    refused(capsys, work, "convert", work / "c17.bench", work / "c17.bench", "--force",
+            words="is the input file")
+    refused(capsys, work, "model", "random", *MODEL, "-o", work / "r.npz",
+            words="No space left on device")
+
+
+def test_disk_full_compile_leaves_neither_file(work, capsys, monkeypatch):
+    _disk_full_after(monkeypatch, 1)  # the circuit is written, its diagram is not
+    refused(capsys, work, "compile", work / "m.npz", "--seq-len", "2", "-o",
+            work / "c.json", "--draw", work / "c.dot", words="No space left on device")
+
+
+def test_disk_full_demo_leaves_no_partial_figures(work, capsys, monkeypatch):
+    import proofs
+
+    fig = '<svg xmlns="http://www.w3.org/2000/svg"><rect width="1" height="1"/></svg>'
+    fake = [proofs.CheckResult("fake", "a claim", proofs.HOLDS, "a reason",
+                               figures={"a.svg": fig, "b.svg": fig})]
+    monkeypatch.setattr(proofs, "run_checks", lambda *a, **k: fake)
+    monkeypatch.setattr(proofs, "names", lambda: ["fake"])
+    _disk_full_after(monkeypatch, 2)  # two figures written, then the disk is full
+    refused(capsys, work, "demo", "--out", work / "reports", "fake",
+            words="No space left on device")
+    assert not (work / "reports").exists()
+    # a folder that existed keeps exactly what it had
+    (work / "old").mkdir()
+    (work / "old" / "index.md").write_text("old report")
+    _disk_full_after(monkeypatch, 3)
+    refused(capsys, work, "demo", "--out", work / "old", "fake", words="No space left")
+
+
+def test_memory_error_is_exit_2_and_removes_partial_output(work, capsys, monkeypatch):
+    def no_memory(fd: int) -> None:
+        raise MemoryError
+
+    monkeypatch.setattr(circuits.atomic.os, "fsync", no_memory)
+    refused(capsys, work, "convert", work / "c17.bench", work / "c17.json",
+            words="cotsim convert: error: out of memory")
+
+
+# -- 8, 9. the one THR limit, named where the file is read -----------------------------
+
+THR_BENCH = "INPUT(a)\nINPUT(b)\nOUTPUT(y)\ny = THR({t}; a:{w}, b:1)\n"
+
+
+def _thr_json(w: int, t: int) -> str:
+    return ('{"format": "cotsim-circuit", "version": 1, "inputs": ["a", "b"],\n "gates": [\n'
+            f'  {{"id": 2, "op": "THR", "in": [0, 1], "weights": [{w}, 1], '
+            f'"threshold": {t}}}\n ],\n "outputs": [{{"name": "y", "id": 2}}]}}\n')
+
+
+@pytest.mark.parametrize("name, text, words", [
+    ("t.bench", THR_BENCH.format(t=10 ** 30, w=1),
+     f"t.bench:4: THR threshold {10 ** 30} is over the limit: |weights| + |threshold| of a "
+     "THR gate must stay below 2^61"),
+    ("w.bench", THR_BENCH.format(t=1, w=10 ** 30),
+     f"w.bench:4: THR weight of 'a' {10 ** 30} is over the limit"),
+    ("s.bench", THR_BENCH.format(t=2 ** 60, w=2 ** 60),
+     f"s.bench:4: THR |weights| + |threshold| = {2 ** 61 + 1} is over the limit of 2^61"),
+    ("w.json", _thr_json(10 ** 30, 1), f"w.json:3: gate 2: THR |weights| + |threshold| = "
+     f"{10 ** 30 + 2} is over the limit of 2^61"),
+    ("t.json", _thr_json(1, -10 ** 30), f"t.json:3: gate 2: THR |weights| + |threshold| = "
+     f"{10 ** 30 + 2} is over the limit of 2^61"),
+    # between 2^61 and 2^62: the reader once took it and evaluation refused it later
+    ("e.json", _thr_json(2 ** 61, 0), f"e.json:3: gate 2: THR |weights| + |threshold| = "
+     f"{2 ** 61 + 1} is over the limit of 2^61"),
+])
+def test_thr_limit_is_named_where_the_file_is_read(work, capsys, name, text, words):
+    (work / name).write_text(text)
+    for argv in (["stats", work / name], ["eval", work / name, "--input", "10"]):
+        line = refused(capsys, work, *argv, words=words)
+        assert "must be an integer" not in line and "signal:weight" not in line
+
+
+def test_thr_at_the_limit_is_read_and_evaluated(work, capsys):
+    # one below the limit on each side of the check: read, and evaluated correctly
+    (work / "ok.json").write_text(_thr_json(2 ** 61 - 3, 1))  # |w| sum + |t| = 2^61 - 1
+    code, out, err = cli(capsys, "eval", work / "ok.json", "--input", "10", "--input", "00")
+    assert (code, out, err) == (0, "1\n0\n", "")
+
+
+# -- 10, 11. messages that show what was compared, and where -------------------------
+
+def test_aiger_header_over_the_node_limit_shows_the_count(work, capsys):
+    from circuits.ir import MAX_NODES
+
+    (work / "big.aag").write_text(f"aag {MAX_NODES} {MAX_NODES - 1} 0 1 0\n")
+    refused(capsys, work, "stats", work / "big.aag",
+            words=f"big.aag:1: header declares I = {MAX_NODES - 1}, O = 1, A = 0: up to "
+                  f"I + O + 2A + 2 = {MAX_NODES + 2} nodes, over the limit of {MAX_NODES}")
+
+
+@pytest.mark.parametrize("text, words", [
+    ('{"format": "cotsim-circuit",\n "version": NaN}\n', "x.json:2: NaN is not a JSON number"),
+    ('{"format": "cotsim-circuit",\n "inputs": ["NaN",\n -Infinity]}\n',
+     "x.json:3: -Infinity is not a JSON number"),
+    ('{"format": "cotsim-circuit",\n "gates":\n' + "[" * 5000 + "]" * 5000 + "}\n",
+     "x.json:3: JSON nested more than 64 levels deep"),
+    ('{"format": "cotsim-circuit",\n\n "version": ' + "7" * 5000 + "}\n",
+     "x.json:3: an integer of 5000 digits, over the limit of 4300 digits"),
+])
+def test_json_errors_carry_a_line(work, capsys, text, words):
+    (work / "x.json").write_text(text)
+    refused(capsys, work, "stats", work / "x.json", words=words)
+
+
+# -- the catch-all: exit 3, one line; the traceback only under --debug ----------------
+
+def test_internal_error_is_exit_3_and_one_line(work, capsys, monkeypatch):
+    import cotsim.commands.stats as stats_cmd
+
+    def broken(args):
+        raise RuntimeError("boom\nsecond line")
+
+    monkeypatch.setattr(stats_cmd, "run", broken)
+    before = snapshot(work)
+    code, out, err = cli(capsys, "stats", work / "c17.bench")
+    assert code == EXIT_INTERNAL == 3 and out == ""
+    assert err == ("cotsim stats: internal error: RuntimeError: boom second line "
+                   "(run with --debug for the traceback)\n")
+    code, out, err = cli(capsys, "--debug", "stats", work / "c17.bench")
+    assert code == 3 and err.startswith("Traceback") and "RuntimeError: boom" in err
+    assert err.splitlines()[-1] == "cotsim stats: internal error: RuntimeError: boom second line"
+    assert snapshot(work) == before
+
+
+def test_environment_errors_are_exit_2(work, capsys, monkeypatch):
+    import cotsim.commands.stats as stats_cmd
+
+    for exc, words in [(MemoryError(), "cotsim stats: error: out of memory"),
+                       (OSError(errno.EIO, "Input/output error", "x.bench"),
+                        "cotsim stats: error: x.bench: Input/output error")]:
+        def broken(args, exc=exc):
+            raise exc
+
+        monkeypatch.setattr(stats_cmd, "run", broken)
+        assert refused(capsys, work, "stats", work / "c17.bench", words=words) == words
+
+
+def test_every_command_module_is_registered():
+    from cotsim.cli import COMMANDS, build_parser
+
+    sub = next(a for a in build_parser()._actions if a.dest == "command")
+    assert set(sub.choices) == set(COMMANDS)
