@@ -55,6 +55,9 @@ class Subject:
     linear: bool
     max_steps: int | None = None  # a cap on T for this subject (cost)
     quick_max_steps: int | None = None  # the same in quick mode
+    #: the iterative sums' construction, the same for the chain and for the steps
+    #: compiled on their own (the compiler's "auto" may pick differently per length)
+    iterative: str = "tree"
 
 
 def default_subjects() -> list[Subject]:
@@ -93,13 +96,14 @@ def run(quick: bool = True, subjects: Sequence[Subject] | None = None,
         ms = []
         for T in Ts:
             progress(f"{NAME}: {s.label}, n = {s.n}, T = {T}")
-            cc = compile_chain(model, s.n, T, budget=BUDGET)
+            cc = compile_chain(model, s.n, T, budget=BUDGET, iterative=s.iterative)
             if tamper is not None:
                 cc = tamper(cc)
             v = verify(cc, max_exhaustive=MAX_EXHAUSTIVE, samples=samples, seed=T)
             for L in range(s.n, s.n + T):
                 if L not in step_figs:
-                    f1 = compile_model(model, L, budget=BUDGET).figures()
+                    f1 = compile_model(model, L, budget=BUDGET,
+                                       iterative=s.iterative).figures()
                     step_figs[L] = (f1["size"], f1["depth"])
             f = cc.figures()
             sum_size = sum(step_figs[L][0] for L in range(s.n, s.n + T))

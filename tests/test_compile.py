@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import math
-import subprocess
 
 import numpy as np
 import pytest
@@ -14,9 +13,12 @@ from circuits.builder import CircuitBuilder
 from circuits.errors import CircuitTooLarge, CotsimInputError
 from circuits.io import save
 from conftest import ABC, needs_abc
+from oracles.equivalence import abc_cec
+from oracles.forward import undefined_model
 from transformer_sim.compile import compile_model, estimate, input_bits
 from transformer_sim.compile.bundles import Bundle, Expr
-from transformer_sim.compile.compiler import depth_bound, token_bundle
+from transformer_sim.compile.budget import depth_bound
+from transformer_sim.compile.walker import token_bundle
 from transformer_sim.compile.context import Ctx
 from transformer_sim.compile.examples import majority_model
 from transformer_sim.compile.sums import chain_sum, exact_sum, tree_sum
@@ -79,7 +81,8 @@ def check_agrees(model: Model, n: int, **kw) -> None:
     assert v.agrees, v.mismatches
     assert cm.circuit.size <= cm.estimate  # the estimate is an upper bound
     figs = cm.figures()
-    assert figs["depth"] <= depth_bound(model, n, model.sum_mode)
+    assert figs["depth"] <= cm.depth_bound  # the bound of the construction used
+    assert cm.depth_bound == depth_bound(model, n, model.sum_mode, cm.adder, cm.iterative)
     assert figs["inputs"] == n * max(1, math.ceil(math.log2(model.vocab)))
 
 
@@ -104,19 +107,6 @@ def test_agrees_on_every_prompt_n_up_to_8(model, n):
 def test_agrees_on_random_prompts_larger_n(model, n):
     n = fitting_length(model, n, 150_000)
     check_agrees(model, n, max_exhaustive=0, samples=300)
-
-
-def undefined_model(mode: str) -> Model:
-    """Scores s = -2 * 2 (clipped to -3.75) between two 1-tokens, 0 otherwise;
-    [exp(-3.75)] = 0 in paper:e=1,s=2. So Z_i = 0 iff x_0 .. x_i are all 1: the pass is
-    undefined exactly on the prompts that start with 1."""
-    z = np.zeros
-    layer = Layer(Wq=np.array([[[0.0, -2.0]]]), Wk=np.array([[[0.0, 2.0]]]),
-                  Wv=np.array([[[1.0, 0.0]]]), Wo=np.array([[[1.0], [0.0]]]),
-                  W1=z((1, 2)), b1=z(1), W2=z((2, 1)), b2=z(2))
-    return Model(fmt=FloatFormat.parse("paper:e=1,s=2"), sum_mode=mode,
-                 TE=np.array([[0.5, 0.0], [-0.5, 1.0]]), PE=z((8, 2)),
-                 Wout=np.array([[1.0, 0.0], [-1.0, 0.0]]), bout=z(2), layers=(layer,))
 
 
 @pytest.mark.parametrize("mode", ["exact", "iterative"])
@@ -188,7 +178,8 @@ def test_exact_majority_uses_thresholds(exact_runs):
 
 def test_iterative_depth_is_logarithmic():
     model = majority_model(64, sum_mode="iterative")
-    depth = {n: compile_model(model, n).figures()["depth"] for n in (4, 8, 16, 32, 64)}
+    depth = {n: compile_model(model, n, iterative="tree").figures()["depth"]
+             for n in (4, 8, 16, 32, 64)}
     a = depth[8] - depth[4]              # fit depth = a log2 n + b from n = 4, 8
     b = depth[4] - 2 * a
     for n in (16, 32, 64):
@@ -262,11 +253,6 @@ def test_table_and_table_bits_against_numpy():
 
 # -- ABC: the optimised circuit against the unoptimised build ----------------------------
 
-def abc_cec(a, b) -> str:
-    r = subprocess.run([ABC, "-c", f"cec -n {a} {b}"], capture_output=True, text=True,
-                       timeout=300)
-    return r.stdout + r.stderr
-
 
 @needs_abc
 @pytest.mark.parametrize("mode", ["iterative", "exact"])
@@ -296,7 +282,7 @@ def test_wide_format_is_refused_before_building(monkeypatch):
     def no_build(*a, **k):
         raise AssertionError("a gate builder was made")
 
-    monkeypatch.setattr("transformer_sim.compile.new_context", no_build)
+    monkeypatch.setattr("transformer_sim.compile.driver.new_context", no_build)
     with pytest.raises(CircuitTooLarge) as err:
         compile_model(model, 8)
     msg = str(err.value)
@@ -306,7 +292,7 @@ def test_wide_format_is_refused_before_building(monkeypatch):
 
 def test_running_guard_stops_an_underestimated_build(monkeypatch):
     model = random_model(2, 1, 1, 2, 2, 8, "paper:e=1,s=1", "exact", seed=3, check_prompts=4)
-    monkeypatch.setattr("transformer_sim.compile.check", lambda *a: 0)  # estimate says 0
+    monkeypatch.setattr("transformer_sim.compile.driver.check", lambda *a: 0)  # estimate says 0
     with pytest.raises(CircuitTooLarge, match="over the budget of 50 gates"):
         compile_model(model, 8, budget=50)
 

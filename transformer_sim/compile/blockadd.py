@@ -51,61 +51,10 @@ from circuits.ir import Kind
 from .bundles import Bundle, Expr, Term, as_expr, evaluate, grid, grid_size
 from .context import Ctx
 from .tables import minterms, or_columns, table
+from .units import round_units, to_units
 
 #: depth of a block-wise exact sum, its term tables included (see the module docstring)
 BLOCKWISE_SUM_DEPTH = 14
-
-
-# -- fixed-point integers, exactly ---------------------------------------------------------
-
-def unit_exponent(fmt) -> int:
-    """k with q = min_positive = 2^k."""
-    m, ex = math.frexp(fmt.min_positive)
-    assert m == 0.5
-    return ex - 1
-
-
-def to_units(fmt, values: np.ndarray) -> list[int]:
-    """Values as exact Python integers in units of q (any width)."""
-    k = unit_exponent(fmt)
-    values = np.asarray(values, dtype=np.float64)
-    u = np.ldexp(values, -k)
-    if np.all(np.abs(u) < 2.0 ** 52):
-        out = u.astype(np.int64)
-        assert np.array_equal(out.astype(np.float64), u), "value not a multiple of q"
-        return out.tolist()
-    res = []
-    for v in values.tolist():
-        m, ex = math.frexp(abs(v))
-        i = int(m * (1 << 53))
-        sh = ex - 53 - k
-        if sh < 0:
-            assert i % (1 << -sh) == 0, "value not a multiple of q"
-            i >>= -sh
-        else:
-            i <<= sh
-        res.append(-i if v < 0 else i)
-    return res
-
-
-def round_units(fmt, S: Sequence[int]) -> np.ndarray:
-    """[S q] for exact integers S, by the simulator's own rounding (its exact sum
-    of float64 pieces for integers beyond 2^52)."""
-    k = unit_exponent(fmt)
-    S = [int(x) for x in S]
-    if all(abs(x) < (1 << 52) for x in S):
-        return fmt.round(np.ldexp(np.array(S, dtype=np.float64), k))
-    out = np.empty(len(S))
-    mask = (1 << 52) - 1
-    for i, x in enumerate(S):
-        a, j, pieces = abs(x), 0, []
-        while a:
-            pieces.append(math.ldexp(a & mask, 52 * j + k))
-            a >>= 52
-            j += 1
-        arr = np.array(pieces or [0.0])
-        out[i] = fmt.sum(-arr if x < 0 else arr, "exact")
-    return out
 
 
 # -- the adder -------------------------------------------------------------------------------
@@ -200,7 +149,7 @@ def fixed_terms(ctx: Ctx, terms: Sequence[Term]):
     for term in terms:
         e = as_expr(term)
         _, vals = evaluate(e)
-        u = to_units(ctx.fmt, vals)
+        u = to_units(ctx.fmt, vals).tolist()
         lo, hi = min(u), max(u)
         C += lo
         if lo != hi:
@@ -264,7 +213,7 @@ def _sum_table(ctx: Ctx, C: int, live, ops: list[Bundle]) -> Bundle:
     for e, _, _ in live:
         vals = np.asarray(e.fn(*[cols[pos[id(op)]] for op in e.operands]), dtype=np.float64)
         vals = np.broadcast_to(vals.reshape(-1) if vals.size > 1 else vals, (len(total),))
-        u = to_units(ctx.fmt, vals)
+        u = to_units(ctx.fmt, vals).tolist()
         lo = min(u)  # the term's least value, already in C
         total = [a + x - lo for a, x in zip(total, u)]
     out = round_units(ctx.fmt, total)

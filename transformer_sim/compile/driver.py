@@ -97,13 +97,13 @@ def check_compilable(model: Model, seq_len: int, sum_mode: str, budget: int,
     if seq_len > model.max_len:
         raise CotsimInputError(f"sequence length {seq_len} is longer than the model's "
                                f"max_len {model.max_len}")
+    adder = resolve_adder(model, seq_len, sum_mode, adder)
+    iterative = resolve_iterative(model, seq_len, sum_mode, iterative, budget)
+    est = check(model, seq_len, sum_mode, budget, adder, iterative)
     if model.fmt.family != "paper":
         raise CotsimInputError(f"format {model.fmt.spec}: the compiler handles paper formats "
                                "only (paper:e=E,s=S); IEEE signed zeros, infinities and NaN "
                                "are not modelled")
-    adder = resolve_adder(model, seq_len, sum_mode, adder)
-    iterative = resolve_iterative(model, seq_len, sum_mode, iterative, budget)
-    est = check(model, seq_len, sum_mode, budget, adder, iterative)
     return est, adder, iterative
 
 

@@ -28,22 +28,11 @@ import numpy as np
 from .blockadd import blockwise_sum
 from .bundles import Bundle, Expr, Term, as_expr, evaluate
 from .context import Ctx
-from .tables import code_bits, literals, minterms, or_columns, table
+from .tables import code_bits, literals, minterms, or_columns, table, thermometer_code
+from .units import round_units, to_units
 
 #: exact sums need S * q exact in float64 and THR sums inside 63-bit counters
 MAX_FIXED_POINT = 1 << 40
-
-
-def to_units(ctx: Ctx, values: np.ndarray) -> np.ndarray:
-    """Values as integers in units of q = min_positive (exact for paper formats)."""
-    u = values / ctx.fmt.min_positive
-    if not np.all(np.abs(u) < MAX_FIXED_POINT) or not np.all(u == np.round(u)):
-        raise ValueError("value outside the fixed-point range of the exact sums")
-    return u.astype(np.int64)
-
-
-def _round_units(ctx: Ctx, S: np.ndarray) -> np.ndarray:
-    return ctx.fmt.round(np.asarray(S, dtype=np.float64) * ctx.fmt.min_positive)
 
 
 def exact_sum(ctx: Ctx, terms: Sequence[Term]) -> Bundle:
@@ -57,13 +46,15 @@ def exact_sum(ctx: Ctx, terms: Sequence[Term]) -> Bundle:
     for t in terms:
         e = as_expr(t)
         idx, vals = evaluate(e)
-        u = to_units(ctx, vals)
+        u = to_units(fmt, vals)
+        if not np.all(np.abs(u) < MAX_FIXED_POINT):
+            raise ValueError("value outside the fixed-point range of the exact sums")
         lo, hi = int(u.min()), int(u.max())
         C += lo
         if lo != hi:
             live.append((e, u - lo, hi - lo, lo))
     if not live:
-        return ctx.const(float(_round_units(ctx, np.array([C]))[0]))
+        return ctx.const(float(round_units(fmt, [C])[0]))
     if len(live) == 1:  # one term plus constants: a single table
         e, _, _, lo = live[0]
         base = float((C - lo) * fmt.min_positive)  # the constants' exact sum
@@ -79,23 +70,12 @@ def exact_sum(ctx: Ctx, terms: Sequence[Term]) -> Bundle:
         weights += [1 << j for j in range(width)]
         span += width_range
     Smin, Smax = C, C + span
-    rlo, rhi = _round_units(ctx, np.array([Smin, Smax]))
+    rlo, rhi = round_units(fmt, [Smin, Smax])
     vals = ctx.fvalues[(ctx.fvalues >= rlo) & (ctx.fvalues <= rhi)]
     steps = _steps(ctx, vals[1:], Smin, Smax)
     ctx.reserve(len(steps) + ctx.width)
     t = [b.THR(nodes, weights, int(m) - C) for m in steps.tolist()]
-    codes = ctx.encode(vals)
-    cb = code_bits(codes, ctx.width).astype(np.int64)
-    out = []
-    for j in range(ctx.width):
-        col = cb[:, j]
-        diffs = np.diff(col)
-        nz = np.flatnonzero(diffs)
-        if len(nz) == 0:
-            out.append(b.const(int(col[0])))
-        else:
-            out.append(b.THR([t[k] for k in nz.tolist()], diffs[nz].tolist(), 1 - int(col[0])))
-    return Bundle(tuple(out), vals, codes)
+    return thermometer_code(ctx, vals, t)
 
 
 def _steps(ctx: Ctx, targets: np.ndarray, Smin: int, Smax: int) -> np.ndarray:
@@ -105,7 +85,7 @@ def _steps(ctx: Ctx, targets: np.ndarray, Smin: int, Smax: int) -> np.ndarray:
     hi = np.full(len(targets), Smax, dtype=np.int64)
     while len(targets) and np.any(hi - lo > 1):
         mid = (lo + hi) // 2
-        ok = _round_units(ctx, mid) >= targets
+        ok = round_units(ctx.fmt, mid) >= targets
         hi = np.where(ok, mid, hi)
         lo = np.where(ok, lo, mid)
     return hi

@@ -55,8 +55,8 @@ from circuits.errors import CotsimInputError
 from ..floatformat import FloatFormat
 from .bundles import Bundle, Term, as_expr, evaluate
 from .context import Ctx
-from .sums import to_units
-from .tables import code_bits, minterms, or_columns, table
+from .tables import minterms, or_columns, table, thermometer_code
+from .units import to_units
 
 #: term tables (NOT, AND, OR: ``compiler.TABLE_DEPTH``) + THR atoms + OR + AND + code THR
 TC0_SUM_DEPTH = 3 + 4
@@ -164,25 +164,6 @@ def _clauses_node(ctx: Ctx, atoms: _Atoms, clauses: list[list[Atom]]) -> int | b
     return ands[0] if len(ands) == 1 else b.AND(*ands)
 
 
-def thermometer_code(ctx: Ctx, vals: np.ndarray, ge: Sequence[int | bool]) -> Bundle:
-    """The bundle of a value in ``vals`` (sorted) given ge[k] = [value >= vals[k + 1]]:
-    bit j is one THR with weights +-1 at the steps where bit j of the code changes."""
-    b = ctx.b
-    t = [b.const(int(x)) if isinstance(x, bool) else x for x in ge]
-    codes = ctx.encode(vals)
-    cb = code_bits(codes, ctx.width).astype(np.int64)
-    out = []
-    for j in range(ctx.width):
-        col = cb[:, j]
-        diffs = np.diff(col)
-        nz = np.flatnonzero(diffs)
-        if len(nz) == 0:
-            out.append(b.const(int(col[0])))
-        else:
-            out.append(b.THR([t[k] for k in nz.tolist()], diffs[nz].tolist(), 1 - int(col[0])))
-    return Bundle(tuple(out), vals, codes)
-
-
 def tc0_sum(ctx: Ctx, terms: Sequence[Term]) -> Bundle:
     """((t_0 + t_1) + t_2) + ..., rounded after every addition, in constant depth
     (``TC0_SUM_DEPTH``) for a fixed-point format (see the module docstring)."""
@@ -200,7 +181,7 @@ def tc0_sum(ctx: Ctx, terms: Sequence[Term]) -> Bundle:
     for t in terms:
         e = as_expr(t)
         _, vals = evaluate(e)
-        u = to_units(ctx, vals)
+        u = to_units(fmt, vals)
         tlo, thi = int(u.min()), int(u.max())
         if tlo < -B or thi > B:
             raise AssertionError("a term outside the format")  # a compiler bug, never input

@@ -91,3 +91,24 @@ def table(ctx: Ctx, term: Term) -> Bundle:
             return op
     bits = table_bits(ctx, expr.operands, code_bits(codes[inverse], ctx.width))
     return Bundle(tuple(bits), values, codes)
+
+
+def thermometer_code(ctx: Ctx, vals: np.ndarray, ge: Sequence[int | bool]) -> Bundle:
+    """The bundle of a value in ``vals`` (sorted) given ge[k] = [value >= vals[k + 1]]
+    (nested: ge[0] >= ge[1] >= ...; a bool is a constant): bit j of the code is
+    b_j(vals[0]) + sum_k (b_j(vals[k+1]) - b_j(vals[k])) ge[k], which is 0 or 1, so one
+    THR with weights +-1 at the steps where bit j changes."""
+    b = ctx.b
+    t = [b.const(int(x)) if isinstance(x, bool) else x for x in ge]
+    codes = ctx.encode(vals)
+    cb = code_bits(codes, ctx.width).astype(np.int64)
+    out = []
+    for j in range(ctx.width):
+        col = cb[:, j]
+        diffs = np.diff(col)
+        nz = np.flatnonzero(diffs)
+        if len(nz) == 0:
+            out.append(b.const(int(col[0])))
+        else:
+            out.append(b.THR([t[k] for k in nz.tolist()], diffs[nz].tolist(), 1 - int(col[0])))
+    return Bundle(tuple(out), vals, codes)
