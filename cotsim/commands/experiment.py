@@ -6,6 +6,9 @@
   and DIR/metrics.json. Rerun with the same arguments to resume an interrupted run.
 - ``experiment eval M.npz --task TASK --setting S --n N --format FMT [--samples K]
   [--seed S] [--json]`` runs the model in FMT through the simulator.
+- ``experiment sweep SPEC.toml -o DIR [--scheduler ADDRESS]`` runs a grid on Dask
+  (`experiments.sweep`); ``experiment report DIR [-o OUT]`` draws it
+  (`experiments.report`).
 
 Thin: both call `experiments.train.train` and `experiments.evaluate.evaluate`. Exit 2 on
 bad input (nothing written), 1 when training diverges (NaN loss).
@@ -90,6 +93,29 @@ def register(sub: argparse._SubParsersAction, name: str) -> None:
     e.add_argument("--json", action="store_true", help="print one JSON object")
     e.set_defaults(run=run_eval)
 
+    w = esub.add_parser("sweep", help="train and evaluate a grid of runs on Dask",
+                        description="Run every task x setting x n x layers x seed of "
+                        "SPEC.toml as one Dask task (train, then evaluate in each format); "
+                        "one line per run and format in DIR/results.jsonl. Rerun to resume.")
+    w.add_argument("spec", metavar="SPEC.toml", help="the sweep (docs/experiments.md)")
+    w.add_argument("-o", "--output", required=True, metavar="DIR", help="sweep folder")
+    w.add_argument("--scheduler", metavar="ADDRESS", default=None,
+                   help="a Dask scheduler (default: a local cluster, one process per core)")
+    w.add_argument("--workers", type=positive, default=None,
+                   help="local cluster size (default: the number of cores)")
+    w.add_argument("--max-runs", type=int_at_least(1), default=None,
+                   help="stop after this many unfinished runs (rerun to go on)")
+    w.add_argument("--no-progress", action="store_true", help="no progress bar")
+    w.set_defaults(run=run_sweep)
+
+    r = esub.add_parser("report", help="figures and tables of a sweep",
+                        description="Draw accuracy against n (a panel per task, a line per "
+                        "setting and depth) and accuracy against format, and write a "
+                        "markdown table; into DIR/report/ unless -o is given.")
+    r.add_argument("sweep", metavar="DIR", help="a sweep folder")
+    r.add_argument("-o", "--output", default=None, metavar="OUT", help="report folder")
+    r.set_defaults(run=run_report)
+
 
 def _print(metrics: dict, as_json: bool, first: tuple[str, ...] = ()) -> None:
     order = [k for k in first if k in metrics] + [k for k in metrics if k not in first]
@@ -124,4 +150,23 @@ def run_eval(args: argparse.Namespace) -> int:
     result = evaluate(args.model, args.task, args.setting, args.n, args.format,
                       samples=args.samples, seed=args.seed)
     _print(result, args.json, ("accuracy", "undefined", "samples", "format"))
+    return 0
+
+
+def run_sweep(args: argparse.Namespace) -> int:
+    from experiments.sweep import run_sweep as sweep, summary_line
+
+    result = sweep(args.spec, args.output, scheduler=args.scheduler, workers=args.workers,
+                   progress=not args.no_progress, max_runs=args.max_runs)
+    print(summary_line(result))
+    for name, why in result.failed.items():
+        print(f"cotsim experiment sweep: {name}: {why}", file=sys.stderr)
+    return 1 if result.failed else 0
+
+
+def run_report(args: argparse.Namespace) -> int:
+    from experiments.report import write_report
+
+    for path in write_report(args.sweep, args.output):
+        print(path)
     return 0

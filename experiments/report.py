@@ -1,0 +1,304 @@
+"""Figures and tables of a sweep (`experiments.sweep`), in the paper's layout.
+
+`write_report(sweep_dir, out_dir=None)` reads ``results.jsonl`` and writes, atomically
+and all together, into ``sweep_dir/report/`` unless ``out_dir`` is given:
+
+- ``accuracy_vs_n.svg``: the paper's Figure layout. Accuracy against n, one panel per
+  task, one line per setting and depth (colour: setting; marker and dash: depth), in the
+  reference format (`reference_format`: float32 when the sweep has it), averaged over
+  seeds; chance as a grey dotted line;
+- ``accuracy_vs_format.svg``: for each trained model (task, setting, n, depth), its
+  accuracy in every format of the sweep, formats ordered by bit width: the precision each
+  model needs;
+- ``report.md``: the same numbers as tables (accuracy against n; accuracy per format with
+  the smallest format that keeps the model's accuracy; training time and steps/s).
+
+"Accuracy" is the paper's metric (`METRIC`): for cot every chain token right under
+teacher forcing, for base and hint the answer; the model run by the simulator in the
+format. The tables also give the free-running accuracy (the answer at the end of the
+model's own chain) and the share of undefined prompts (Z = 0).
+
+matplotlib is imported only when a figure is drawn (Agg backend, SVG output).
+"""
+from __future__ import annotations
+
+import io
+import os
+from collections import defaultdict
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from circuits.errors import CotsimInputError
+
+from .sweep import read_results
+from .tasks import SETTINGS
+
+#: the result field plotted as "accuracy" (the paper's metric)
+METRIC = "teacher_forced"
+#: a format keeps a model's accuracy when it loses at most this much against the reference
+KEEP_TOLERANCE = 0.02
+COLOURS = {"base": "#1f77b4", "cot": "#d62728", "hint": "#2ca02c"}
+MARKERS = ("o", "s", "^", "D", "v", "P")
+DASHES = ("-", "--", "-.", ":", (0, (3, 1, 1, 1)), (0, (5, 2)))
+
+Model = tuple  # (task, setting, n, layers)
+
+
+def reference_format(rows: Sequence[dict[str, Any]]) -> str:
+    """The format of the accuracy-against-n figure: float32 when present, else the widest
+    format of the sweep."""
+    fmts = _formats(rows)
+    for name in ("float32", "ieee:e=8,m=23"):
+        if name in fmts:
+            return name
+    return fmts[-1]
+
+
+def _formats(rows: Sequence[dict[str, Any]]) -> list[str]:
+    """The sweep's formats, narrowest first (bit width, then name)."""
+    from .evaluate import parse_format
+
+    fmts = {r["format"] for r in rows}
+    return sorted(fmts, key=lambda f: (parse_format(f).bit_width, f))
+
+
+def _mean(values: list[float | None]) -> float | None:
+    vals = [v for v in values if v is not None]
+    return float(np.mean(vals)) if vals else None
+
+
+def _by(rows: Sequence[dict[str, Any]], field: str, *keys: str) -> dict[tuple, float | None]:
+    """``field`` averaged over seeds, per value of ``keys``."""
+    groups: dict[tuple, list] = defaultdict(list)
+    for r in rows:
+        groups[tuple(r[k] for k in keys)].append(r.get(field))
+    return {k: _mean(v) for k, v in groups.items()}
+
+
+def _order(values) -> list:
+    return sorted(set(values), key=lambda v: (str(type(v)), v))
+
+
+def _tasks(rows: Sequence[dict[str, Any]]) -> list[str]:
+    seen: list[str] = []
+    for r in rows:
+        if r["task"] not in seen:
+            seen.append(r["task"])
+    return seen
+
+
+def _settings(rows: Sequence[dict[str, Any]]) -> list[str]:
+    have = {r["setting"] for r in rows}
+    return [s for s in SETTINGS if s in have]
+
+
+def _svg(fig) -> str:
+    buf = io.StringIO()
+    fig.savefig(buf, format="svg", metadata={"Date": None})
+    return buf.getvalue()
+
+
+def _figure(panels: int, width_each: float = 3.6, height: float = 3.2):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(width_each * panels + 1.6, height), dpi=100, layout="constrained")
+    axes = fig.subplots(1, panels, squeeze=False)[0]
+    return fig, axes
+
+
+def _rc():
+    import matplotlib
+
+    return matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": "cotsim",
+                                  "font.family": "sans-serif", "font.size": 9})
+
+
+def accuracy_vs_n_svg(rows: Sequence[dict[str, Any]], fmt: str | None = None) -> str:
+    """Accuracy against n: one panel per task, one line per setting and depth."""
+    fmt = fmt or reference_format(rows)
+    sel = [r for r in rows if r["format"] == fmt]
+    acc = _by(sel, METRIC, "task", "setting", "layers", "n")
+    chance = _by(sel, "chance", "task", "n")
+    tasks = _tasks(sel)
+    with _rc():
+        fig, axes = _figure(len(tasks))
+        for ax, task in zip(axes, tasks):
+            mine = [r for r in sel if r["task"] == task]
+            ns = _order(r["n"] for r in mine)
+            for setting in _settings(mine):
+                for i, L in enumerate(_order(r["layers"] for r in mine)):
+                    xs = [n for n in ns if acc.get((task, setting, L, n)) is not None]
+                    if not xs:
+                        continue
+                    ax.plot(xs, [acc[(task, setting, L, n)] for n in xs],
+                            color=COLOURS.get(setting, "k"), marker=MARKERS[i % len(MARKERS)],
+                            linestyle=DASHES[i % len(DASHES)], label=f"{setting} L={L}")
+            ch = [(n, chance.get((task, n))) for n in ns if chance.get((task, n)) is not None]
+            if ch:
+                ax.plot([c[0] for c in ch], [c[1] for c in ch], color="0.6", linestyle=":",
+                        label="chance")
+            ax.set_title(task)
+            ax.set_xlabel("n")
+            ax.set_ylim(-0.03, 1.03)
+            ax.set_xticks(ns)
+            ax.grid(alpha=0.3)
+        axes[0].set_ylabel(f"accuracy ({fmt})")
+        handles, labels = axes[0].get_legend_handles_labels()
+        for ax in axes[1:]:
+            for h, lab in zip(*ax.get_legend_handles_labels()):
+                if lab not in labels:
+                    handles.append(h), labels.append(lab)
+        fig.legend(handles, labels, loc="outside right center", fontsize=8)
+        return _svg(fig)
+
+
+def accuracy_vs_format_svg(rows: Sequence[dict[str, Any]]) -> str:
+    """Accuracy against format, narrowest first: one panel per task, one line per
+    trained model (setting, depth, n)."""
+    fmts = _formats(rows)
+    acc = _by(rows, METRIC, "task", "setting", "layers", "n", "format")
+    tasks = _tasks(rows)
+    with _rc():
+        fig, axes = _figure(len(tasks), width_each=max(3.6, 0.55 * len(fmts)), height=3.6)
+        for ax, task in zip(axes, tasks):
+            mine = [r for r in rows if r["task"] == task]
+            ns = _order(r["n"] for r in mine)
+            for setting in _settings(mine):
+                for i, L in enumerate(_order(r["layers"] for r in mine)):
+                    for j, n in enumerate(ns):
+                        ys = [acc.get((task, setting, L, n, f)) for f in fmts]
+                        if all(y is None for y in ys):
+                            continue
+                        ax.plot(range(len(fmts)), [np.nan if y is None else y for y in ys],
+                                color=COLOURS.get(setting, "k"),
+                                marker=MARKERS[i % len(MARKERS)],
+                                linestyle=DASHES[i % len(DASHES)],
+                                alpha=0.35 + 0.65 * (j + 1) / len(ns),
+                                label=f"{setting} L={L} n={n}")
+            ax.set_title(task)
+            ax.set_xticks(range(len(fmts)))
+            ax.set_xticklabels(fmts, rotation=60, ha="right", fontsize=7)
+            ax.set_ylim(-0.03, 1.03)
+            ax.grid(alpha=0.3)
+            ax.legend(fontsize=6, ncols=2 if len(ax.get_lines()) > 8 else 1)
+        axes[0].set_ylabel("accuracy")
+        return _svg(fig)
+
+
+def _pct(v: float | None) -> str:
+    return "-" if v is None else f"{100 * v:.1f}"
+
+
+def smallest_keeping(rows: Sequence[dict[str, Any]], model: Model, ref: str
+                     ) -> str | None:
+    """The narrowest format in which ``model`` (task, setting, n, layers) keeps its
+    accuracy in ``ref`` up to `KEEP_TOLERANCE` (averaged over seeds); None when no
+    format of the sweep does."""
+    acc = _by(rows, METRIC, "task", "setting", "n", "layers", "format")
+    base = acc.get((*model, ref))
+    if base is None:
+        return None
+    for f in _formats(rows):
+        a = acc.get((*model, f))
+        if a is not None and a >= base - KEEP_TOLERANCE:
+            return f
+    return None
+
+
+def markdown(rows: Sequence[dict[str, Any]], figures: Sequence[str] = ()) -> str:
+    """The report's tables (and links to ``figures``) as markdown."""
+    ref = reference_format(rows)
+    fmts = _formats(rows)
+    out = ["# Sweep report", "",
+           f"{len({(r['task'], r['setting'], r['n'], r['layers'], r['seed']) for r in rows})}"
+           f" runs, {len(fmts)} formats. Accuracy is the paper's metric (cot: every chain "
+           "token right under teacher forcing; base and hint: the answer), in percent, "
+           "the trained model run by the simulator in the format, averaged over seeds.", ""]
+    out += [f"![{Path(f).stem}]({f})" for f in figures] + [""]
+    sel = [r for r in rows if r["format"] == ref]
+    acc = _by(sel, METRIC, "task", "setting", "layers", "n")
+    free = _by(sel, "accuracy", "task", "setting", "layers", "n")
+    chance = _by(sel, "chance", "task", "n")
+    out += [f"## Accuracy against n ({ref})", "",
+            "Each cell: the paper's metric / free-running answer accuracy.", ""]
+    for task in _tasks(sel):
+        mine = [r for r in sel if r["task"] == task]
+        ns = _order(r["n"] for r in mine)
+        out += [f"**{task}**", "", "| setting | L | " + " | ".join(f"n={n}" for n in ns) + " |",
+                "|---|---|" + "---|" * len(ns)]
+        for setting in _settings(mine):
+            for L in _order(r["layers"] for r in mine):
+                cells = [f"{_pct(acc.get((task, setting, L, n)))} / "
+                         f"{_pct(free.get((task, setting, L, n)))}" for n in ns]
+                out.append(f"| {setting} | {L} | " + " | ".join(cells) + " |")
+        out.append("| chance | | " + " | ".join(_pct(chance.get((task, n))) for n in ns)
+                   + " |")
+        out.append("")
+    allacc = _by(rows, METRIC, "task", "setting", "n", "layers", "format")
+    undef = _by(rows, "undefined", "task", "setting", "n", "layers", "format")
+    models = _order((r["task"], r["setting"], r["n"], r["layers"]) for r in rows)
+    out += ["## Accuracy against format", "",
+            f"Formats narrowest first. *keeps* is the narrowest format whose accuracy is "
+            f"within {100 * KEEP_TOLERANCE:.0f} points of {ref}. A cell with *u* gives the "
+            "share of undefined prompts (Z = 0) in percent.", "",
+            "| task | setting | n | L | " + " | ".join(fmts) + " | keeps |",
+            "|---|---|---|---|" + "---|" * (len(fmts) + 1)]
+    for m in models:
+        cells = []
+        for f in fmts:
+            a, u = allacc.get((*m, f)), undef.get((*m, f))
+            cells.append(_pct(a) + (f" (u {_pct(u)})" if u else ""))
+        keep = smallest_keeping(rows, m, ref) or "none"
+        out.append(f"| {m[0]} | {m[1]} | {m[2]} | {m[3]} | " + " | ".join(cells)
+                   + f" | {keep} |")
+    out += ["", "## Training", "",
+            "| run | steps | seconds | steps/s | JAX accuracy (float32) |",
+            "|---|---|---|---|---|"]
+    seen = set()
+    for r in rows:
+        if r["run"] in seen:
+            continue
+        seen.add(r["run"])
+        out.append(f"| {r['run']} | {r.get('steps')} | {r.get('train_seconds')} | "
+                   f"{r.get('steps_per_second')} | {_pct(r.get('train_accuracy'))} |")
+    secs = [r.get("train_seconds") or 0 for r in rows if r["format"] == fmts[0]]
+    out += ["", f"Training time in all: {sum(secs):.0f} s over {len(seen)} runs.", ""]
+    return "\n".join(out)
+
+
+def write_report(sweep_dir: str | os.PathLike, out_dir: str | os.PathLike | None = None
+                 ) -> list[Path]:
+    """Write the figures and ``report.md`` of a sweep; their paths."""
+    from circuits.atomic import write_atomic_many
+
+    sweep_dir = Path(sweep_dir)
+    if not (sweep_dir / "sweep.json").is_file():
+        raise CotsimInputError(f"{sweep_dir}: not a sweep folder (no sweep.json)")
+    rows = read_results(sweep_dir)
+    if not rows:
+        raise CotsimInputError(f"{sweep_dir}: no finished runs yet (results.jsonl is "
+                               "empty); run the sweep first")
+    out = Path(out_dir) if out_dir is not None else sweep_dir / "report"
+    if out.exists() and not out.is_dir():
+        raise CotsimInputError(f"{out}: exists and is not a folder")
+    figures = {"accuracy_vs_n.svg": accuracy_vs_n_svg(rows),
+               "accuracy_vs_format.svg": accuracy_vs_format_svg(rows)}
+    files = [(out / name, text) for name, text in figures.items()]
+    files.append((out / "report.md", markdown(rows, list(figures))))
+    made = not out.exists()
+    out.mkdir(parents=True, exist_ok=True)
+    try:
+        write_atomic_many(files)
+    except BaseException:
+        if made:
+            try:
+                out.rmdir()
+            except OSError:
+                pass
+        raise
+    return [p for p, _ in files]

@@ -1,0 +1,475 @@
+"""Sweeps: a grid of trainings and finite-precision evaluations, run as Dask tasks.
+
+A SPEC (TOML) names lists ``tasks``, ``settings``, ``n``, ``layers``, ``formats`` and
+``seeds``, and optional scalars (`SCALARS`: ``steps``, ``d_model`` and a few more). Every
+run (task x setting x n x layers x seed) is one Dask task: it trains into
+``DIR/runs/<name>/`` with `experiments.train.train` (which resumes from a checkpoint, or
+returns the metrics of a finished run), then runs the trained model through the
+simulator in each listed format with `experiments.evaluate.evaluate`. The client
+appends one line per run and format to ``DIR/results.jsonl`` as each run finishes.
+
+Layout of DIR: ``sweep.json`` (the spec, written first; a folder whose sweep.json holds
+another spec is refused), ``results.jsonl``, ``runs/<name>/`` (run folders, `run_name`),
+and ``report/`` (`experiments.report`).
+
+Resumable: a run whose every format has a line in results.jsonl is not submitted; a run
+trained but not evaluated is evaluated only (train() returns its stored metrics), and a
+run interrupted mid-training resumes from its checkpoint. results.jsonl is rewritten
+atomically after each finished run, deduplicated by (task, setting, n, layers, seed,
+format), so a killed sweep loses nothing that finished.
+
+Scheduling: a `distributed.LocalCluster` sized to the machine (one process per core, one
+thread each, with JAX, BLAS and Numba held to one thread, so that runs do not fight over
+cores), or an existing cluster at ``scheduler`` (its workers must see DIR at the same
+path), or ``"synchronous"``: the same tasks in this process, in order (tests, debugging).
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable
+
+from circuits.atomic import write_atomic
+from circuits.errors import CotsimInputError, ParseError
+
+from .tasks import check_setting, parse_task
+
+SWEEP_FORMAT = "cotsim-sweep"
+SWEEP_VERSION = 1
+#: the grid's lists and the type of their elements
+LISTS: dict[str, type] = {"tasks": str, "settings": str, "n": int, "layers": int,
+                          "formats": str, "seeds": int}
+#: optional scalars: the training options of every run, and ``samples`` (held-out prompts
+#: per format in the simulator) and ``eval_samples`` (held-out samples of the JAX metrics)
+SCALARS: dict[str, type] = {"steps": int, "d_model": int, "heads": int, "d_ff": int,
+                            "batch": int, "lr": float, "weight_decay": float,
+                            "init_scale": float, "samples": int, "eval_samples": int}
+#: evaluation prompts per format unless the SPEC says ``samples``
+DEFAULT_SAMPLES = 256
+#: the fields of a result line that identify it
+KEY = ("task", "setting", "n", "layers", "seed", "format")
+#: seconds to wait for a ``--scheduler`` before giving up
+CONNECT_TIMEOUT = 5
+#: environment of a local worker: one thread for XLA, BLAS and Numba
+WORKER_ENV = {"XLA_FLAGS": "--xla_cpu_multi_thread_eigen=false "
+                           "intra_op_parallelism_threads=1",
+              "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
+              "NUMBA_NUM_THREADS": "1"}
+
+
+@dataclass(frozen=True)
+class SweepSpec:
+    """A validated SPEC: the grid's lists and the scalar options that were given."""
+
+    tasks: tuple[str, ...]
+    settings: tuple[str, ...]
+    n: tuple[int, ...]
+    layers: tuple[int, ...]
+    formats: tuple[str, ...]
+    seeds: tuple[int, ...]
+    options: dict[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        """The canonical form stored in sweep.json (lists, then the given scalars)."""
+        d: dict[str, Any] = {k: list(getattr(self, k)) for k in LISTS}
+        d.update(sorted(self.options.items()))
+        return d
+
+    @property
+    def samples(self) -> int:
+        return self.options.get("samples", DEFAULT_SAMPLES)
+
+    def train_options(self) -> dict[str, Any]:
+        """Keyword arguments of `train` (the scalars other than ``samples``)."""
+        return {k: v for k, v in self.options.items() if k != "samples"}
+
+    def runs(self) -> list["Run"]:
+        """Every run of the grid, in the SPEC's order (task, setting, n, layers, seed)."""
+        return [Run(t, s, n, L, seed) for t in self.tasks for s in self.settings
+                for n in self.n for L in self.layers for seed in self.seeds]
+
+
+@dataclass(frozen=True)
+class Run:
+    """One training of the grid."""
+
+    task: str
+    setting: str
+    n: int
+    layers: int
+    seed: int
+
+    @property
+    def name(self) -> str:
+        """The run's folder under DIR/runs: readable and fixed by the run alone, e.g.
+        ``modadd-7_cot_n8_L2_s0``."""
+        return f"{self.task.replace(':', '-')}_{self.setting}_n{self.n}_L{self.layers}" \
+               f"_s{self.seed}"
+
+    def key(self, fmt: str) -> tuple:
+        return (self.task, self.setting, self.n, self.layers, self.seed, fmt)
+
+
+# --- the SPEC -----------------------------------------------------------------------
+def _key_line(text: str, key: str) -> int | None:
+    """The line (1-based) where ``key`` is assigned at the top level, if it can be seen."""
+    pat = re.compile(rf"^\s*(?:{re.escape(key)}|\"{re.escape(key)}\"|'{re.escape(key)}')\s*=")
+    for i, line in enumerate(text.splitlines(), 1):
+        if pat.match(line):
+            return i
+    return None
+
+
+_PLURAL = {str: "strings", int: "integers", float: "numbers"}
+
+
+def _type_name(v: Any) -> str:
+    return {bool: "a boolean", int: "an integer", float: "a number", str: "a string",
+            list: "a list", dict: "a table"}.get(type(v), type(v).__name__)
+
+
+def load_spec(path: str | os.PathLike) -> SweepSpec:
+    """Read and validate a SPEC file; `ParseError` (``SPEC:line: ...``) for an unknown
+    key, a wrong type or a value out of range, before anything runs."""
+    import tomllib
+
+    path = os.fspath(path)
+    try:
+        with open(path, "rb") as f:
+            raw = f.read()
+    except OSError as e:
+        raise CotsimInputError(f"{path}: cannot read ({e.strerror or e})") from None
+    try:
+        text = raw.decode("utf-8")
+        data = tomllib.loads(text)
+    except UnicodeDecodeError:
+        raise ParseError("not UTF-8 text (a SPEC is a TOML file)", path) from None
+    except tomllib.TOMLDecodeError as e:
+        m = re.search(r"\(at line (\d+), column \d+\)", str(e))
+        msg = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(e))
+        raise ParseError(f"not valid TOML: {msg}", path,
+                         int(m.group(1)) if m else None) from None
+    return spec_from_dict(data, path, text)
+
+
+def spec_from_dict(data: dict[str, Any], path: str = "<spec>", text: str = "") -> SweepSpec:
+    """Validate a SPEC given as a dict (as TOML parses it); ``text`` locates keys."""
+    def fail(key: str, msg: str) -> ParseError:
+        return ParseError(f"{key}: {msg}", path, _key_line(text, key))
+
+    for key in data:
+        if key not in LISTS and key not in SCALARS:
+            known = ", ".join([*LISTS, *SCALARS])
+            raise fail(key, f"unknown key (a SPEC has {known})")
+    for key in LISTS:
+        if key not in data:
+            raise ParseError(f"{key}: missing (a SPEC needs the lists "
+                             f"{', '.join(LISTS)})", path)
+    lists: dict[str, tuple] = {}
+    for key, kind in LISTS.items():
+        v = data[key]
+        if not isinstance(v, list):
+            raise fail(key, f"expected a list of {_PLURAL[kind]}, got {_type_name(v)}")
+        if not v:
+            raise fail(key, "is empty")
+        for x in v:
+            if type(x) is not kind:
+                raise fail(key, f"expected a list of {_PLURAL[kind]}, "
+                           f"found {_type_name(x)} {x!r}")
+        if len(set(v)) != len(v):
+            raise fail(key, "lists a value twice")
+        lists[key] = tuple(v)
+    options: dict[str, Any] = {}
+    for key, kind in SCALARS.items():
+        if key not in data:
+            continue
+        v = data[key]
+        ok = type(v) is kind or (kind is float and type(v) is int)
+        if not ok:
+            raise fail(key, f"expected {_type_name(kind())}, got {_type_name(v)} {v!r}")
+        options[key] = float(v) if kind is float else v
+    spec = SweepSpec(**lists, options=options)
+    _check_values(spec, fail)
+    return spec
+
+
+def _check_values(spec: SweepSpec, fail: Callable[[str, str], ParseError]) -> None:
+    """Every task, setting, n, layers, format and option as train/evaluate will take
+    them, so that a bad value stops the sweep before its first run."""
+    from .evaluate import parse_format
+    from .train import DEFAULTS, make_config
+
+    for t in spec.tasks:
+        try:
+            task = parse_task(t)
+        except CotsimInputError as e:
+            raise fail("tasks", str(e)) from None
+        if task.spec != t:
+            raise fail("tasks", f"write {t!r} as {task.spec!r}")
+    for s in spec.settings:
+        try:
+            check_setting(s)
+        except CotsimInputError as e:
+            raise fail("settings", str(e)) from None
+    for f in spec.formats:
+        try:
+            parse_format(f)
+        except (CotsimInputError, ValueError) as e:
+            raise fail("formats", str(e)) from None
+    s = spec.options.get("samples")
+    if s is not None and s < 1:
+        raise fail("samples", f"{s} is out of range: expected an integer >= 1")
+    opts = {k: spec.options.get(k, DEFAULTS[k]) for k in
+            ("d_model", "heads", "d_ff", "steps", "batch", "lr", "weight_decay",
+             "init_scale", "eval_samples")}
+    for run in spec.runs():
+        try:
+            make_config(run.task, run.setting, run.n, run.layers, seed=run.seed, **opts)
+        except CotsimInputError as e:
+            msg = str(e)
+            key = next((k for k in ("n", "layers", "seed", *opts) if msg.startswith(f"{k} ")),
+                       "tasks")
+            raise fail({"seed": "seeds"}.get(key, key), msg) from None
+
+
+# --- the output folder ----------------------------------------------------------------
+def check_sweep_dir(out_dir: str, spec: SweepSpec) -> bool:
+    """Refuse a folder that holds anything but a sweep of ``spec`` (nothing written).
+    True when it already holds this sweep."""
+    if not os.path.lexists(out_dir):
+        return False
+    if not os.path.isdir(out_dir):
+        raise CotsimInputError(f"{out_dir}: exists and is not a folder")
+    marker = os.path.join(out_dir, "sweep.json")
+    if not os.path.exists(marker):
+        if os.listdir(out_dir):
+            raise CotsimInputError(f"{out_dir}: holds files but no sweep.json (not a cotsim "
+                                   "sweep); use an empty or new folder")
+        return False
+    try:
+        with open(marker, encoding="utf-8") as f:
+            stored = json.load(f)
+        ok = isinstance(stored, dict) and stored.get("format") == SWEEP_FORMAT
+    except (OSError, ValueError) as e:
+        raise CotsimInputError(f"{marker}: unreadable ({e})") from None
+    if not ok:
+        raise CotsimInputError(f"{marker}: not a cotsim sweep; use another folder")
+    mine, theirs = spec.as_dict(), stored.get("spec")
+    if theirs != mine:
+        keys = sorted(set(mine) | set(theirs or {})) if isinstance(theirs, dict) else []
+        diff = [k for k in keys if theirs.get(k) != mine.get(k)]
+        what = "; ".join(f"{k} {theirs.get(k)!r} there, {mine.get(k)!r} here"
+                         for k in diff[:2]) or "unreadable spec"
+        raise CotsimInputError(f"{out_dir}: holds a sweep of another spec ({what}); use "
+                               "another folder")
+    return True
+
+
+def read_results(out_dir: str | os.PathLike) -> list[dict[str, Any]]:
+    """The result lines of a sweep folder, deduplicated by `KEY` (a later line wins), in
+    the order of first appearance; [] when there are none."""
+    path = os.path.join(os.fspath(out_dir), "results.jsonl")
+    if not os.path.exists(path):
+        return []
+    rows: dict[tuple, dict[str, Any]] = {}
+    with open(path, encoding="utf-8") as f:
+        for i, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+                key = tuple(row[k] for k in KEY)
+            except (ValueError, KeyError, TypeError):
+                raise ParseError("not a result line (JSON with "
+                                 f"{', '.join(KEY)})", path, i) from None
+            rows[key] = row
+    return list(rows.values())
+
+
+def _write_results(out_dir: str, rows: Iterable[dict[str, Any]]) -> None:
+    """Replace results.jsonl atomically by ``rows`` (one JSON object a line)."""
+    text = "".join(json.dumps(r) + "\n" for r in rows)
+    write_atomic(os.path.join(out_dir, "results.jsonl"), text.encode("utf-8"))
+
+
+# --- one run (a Dask task) ---------------------------------------------------------------
+def run_one(run: Run, run_dir: str, formats: list[str], train_options: dict[str, Any],
+            samples: int) -> list[dict[str, Any]]:
+    """Train ``run`` into ``run_dir`` (resuming, or reading a finished run's metrics) and
+    evaluate it in each of ``formats``; its result lines. Runs on a Dask worker."""
+    from .evaluate import evaluate
+    from .train import train
+
+    metrics = train(run.task, run.setting, run.n, run.layers, seed=run.seed,
+                    out_dir=run_dir, progress=False, **train_options)
+    model = os.path.join(run_dir, "model.npz")
+    rows = []
+    for fmt in formats:
+        r = evaluate(model, run.task, run.setting, run.n, fmt, samples=samples, seed=run.seed)
+        rows.append({
+            "task": run.task, "setting": run.setting, "n": run.n, "layers": run.layers,
+            "seed": run.seed, "format": fmt, "accuracy": r["accuracy"],
+            "teacher_forced": r["teacher_forced"],
+            "teacher_forced_tokens": r.get("teacher_forced_tokens"),
+            "chain_accuracy": r["chain_accuracy"], "undefined": r["undefined"],
+            "samples": r["samples"], "format_spec": r["format"],
+            "eval_seconds": r["seconds"],
+            "train_accuracy": metrics.get("accuracy"),
+            "train_free_running_accuracy": metrics.get("free_running_accuracy"),
+            "chance": metrics.get("chance"), "d_model": metrics.get("d_model"),
+            "steps": metrics.get("steps"), "train_seconds": metrics.get("seconds"),
+            "steps_per_second": metrics.get("steps_per_second"), "run": run.name})
+    return rows
+
+
+# --- the driver ------------------------------------------------------------------------
+@dataclass
+class SweepResult:
+    """What `run_sweep` did: runs ``total`` in the grid, ``skipped`` (already finished),
+    ``done`` (finished by this call), ``failed`` ({run name: one-line reason})."""
+
+    out_dir: str
+    total: int
+    skipped: int = 0
+    done: int = 0
+    failed: dict[str, str] = field(default_factory=dict)
+
+
+def _connect(scheduler: str | None, workers: int | None):
+    """A dask.distributed Client: to ``scheduler``, or to a new LocalCluster."""
+    import logging
+
+    from distributed import Client, LocalCluster
+
+    if scheduler is not None:
+        try:
+            return Client(scheduler, timeout=f"{CONNECT_TIMEOUT}s"), None
+        except (OSError, TimeoutError, ValueError) as e:
+            raise CotsimInputError(f"--scheduler {scheduler}: cannot be reached "
+                                   f"({' '.join(str(e).split()) or type(e).__name__})"
+                                   ) from None
+    n = workers or max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
+                       else os.cpu_count() or 1)
+    cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
+                           dashboard_address=None, silence_logs=logging.ERROR,
+                           env=dict(WORKER_ENV))
+    return Client(cluster), cluster
+
+
+def run_sweep(spec: SweepSpec | str | os.PathLike, out_dir: str | os.PathLike, *,
+              scheduler: str | None = None, workers: int | None = None,
+              progress: bool = True, max_runs: int | None = None,
+              on_result: Callable[[list[dict[str, Any]]], None] | None = None) -> SweepResult:
+    """Run the sweep ``spec`` (a `SweepSpec` or a SPEC path) into ``out_dir``.
+
+    ``scheduler``: None (a LocalCluster of ``workers`` processes, default one per core),
+    a scheduler address, or ``"synchronous"`` (in this process, no Dask cluster).
+    ``max_runs`` stops after that many unfinished runs were submitted (a deliberate
+    partial sweep; run again to go on). Raises `CotsimInputError` on a bad SPEC, a
+    foreign folder or an unreachable scheduler, before anything is written. A run that
+    fails (e.g. diverges) is reported in ``failed``; the others go on."""
+    if not isinstance(spec, SweepSpec):
+        spec = load_spec(spec)
+    out_dir = os.fspath(out_dir)
+    existing = check_sweep_dir(out_dir, spec)
+    rows = read_results(out_dir) if existing else []
+    have = {tuple(r[k] for k in KEY) for r in rows}
+    runs = spec.runs()
+    todo = [(run, [f for f in spec.formats if run.key(f) not in have]) for run in runs]
+    todo = [(run, fmts) for run, fmts in todo if fmts]
+    result = SweepResult(out_dir=out_dir, total=len(runs), skipped=len(runs) - len(todo))
+    if max_runs is not None:
+        todo = todo[:max(0, int(max_runs))]
+    client = cluster = None
+    if todo and scheduler != "synchronous":
+        client, cluster = _connect(scheduler, workers)  # before anything is written
+    try:
+        os.makedirs(os.path.join(out_dir, "runs"), exist_ok=True)
+        if not existing:
+            write_atomic(os.path.join(out_dir, "sweep.json"), (json.dumps(
+                {"format": SWEEP_FORMAT, "version": SWEEP_VERSION, "spec": spec.as_dict()},
+                indent=1) + "\n").encode("utf-8"))
+        if not todo:
+            return result
+        by_key = {tuple(r[k] for k in KEY): r for r in rows}
+        bar = None
+        if progress and sys.stderr.isatty():
+            from tqdm import tqdm
+
+            bar = tqdm(total=len(runs), initial=result.skipped, unit="run", desc="sweep")
+
+        def finished(run: Run, new: list[dict[str, Any]] | None, error: str | None) -> None:
+            if error is not None:
+                result.failed[run.name] = error
+            else:
+                for r in new:
+                    by_key[tuple(r[k] for k in KEY)] = r
+                _write_results(out_dir, by_key.values())
+                result.done += 1
+                if on_result is not None:
+                    on_result(new)
+            if bar is not None:
+                bar.update(1)
+
+        args = [(run, os.path.join(out_dir, "runs", run.name), fmts, spec.train_options(),
+                 spec.samples) for run, fmts in todo]
+        try:
+            if client is None:
+                for a in args:
+                    try:
+                        finished(a[0], run_one(*a), None)
+                    except CotsimInputError:
+                        raise
+                    except Exception as e:  # noqa: BLE001 - one run's failure is reported
+                        finished(a[0], None, _one_line(e))
+            else:
+                _run_on_dask(client, args, finished)
+        finally:
+            if bar is not None:
+                bar.close()
+        return result
+    finally:
+        if client is not None:
+            client.close()
+        if cluster is not None:
+            cluster.close()
+
+
+def _run_on_dask(client, args: list[tuple], finished: Callable) -> None:
+    from distributed import as_completed
+
+    futures = {}
+    for a in args:
+        # pure=False: a rerun must run again (it resumes), never reuse a cached result
+        fut = client.submit(run_one, *a, key=f"cotsim-run-{a[0].name}-{time.time_ns()}",
+                            pure=False)
+        futures[fut] = a[0]
+    for fut in as_completed(futures):
+        run = futures[fut]
+        try:
+            rows = fut.result()
+        except CotsimInputError:
+            for other in futures:
+                other.cancel()
+            raise
+        except Exception as e:  # noqa: BLE001 - one run's failure is reported, others go on
+            finished(run, None, _one_line(e))
+            continue
+        finished(run, rows, None)
+
+
+def _one_line(e: BaseException) -> str:
+    return f"{type(e).__name__}: {' '.join(str(e).split())}"
+
+
+def summary_line(result: SweepResult) -> str:
+    """One line for the terminal."""
+    s = (f"sweep {result.out_dir}: {result.total} runs, {result.skipped} already finished, "
+         f"{result.done} finished now")
+    if result.failed:
+        s += f", {len(result.failed)} failed"
+    return s

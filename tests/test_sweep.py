@@ -1,0 +1,296 @@
+"""Sweeps on Dask and their report: results.jsonl lines, resuming (nothing retrained, no
+duplicates, an interrupted sweep completes to the same numbers), bad SPECs and folders
+(exit 2, one line, nothing written), an unreachable scheduler, and the SVG report.
+
+Every model is tiny (d_model 16, 8 steps, n = 3); the runs are trained once per module
+in this process (Dask's place taken by the synchronous driver), and the Dask test uses a
+one-worker LocalCluster on runs that are already trained, so it only evaluates.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import xml.etree.ElementTree as ET
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+pytest.importorskip("jax")
+pytest.importorskip("distributed")
+
+from circuits.errors import ParseError  # noqa: E402
+from cotsim.cli import main  # noqa: E402
+from experiments.evaluate import evaluate  # noqa: E402
+from experiments.report import smallest_keeping, write_report  # noqa: E402
+from experiments.sweep import (KEY, LISTS, SCALARS, load_spec, read_results,  # noqa: E402
+                               run_sweep, spec_from_dict)
+from experiments.train import train  # noqa: E402
+
+SPEC = """\
+# two runs (base and cot) x two formats
+tasks = ["modadd:3"]
+settings = ["base", "cot"]
+n = [3]
+layers = [1]
+formats = ["float32", "paper:e=1,s=2"]
+seeds = [0]
+steps = 8
+d_model = 16
+heads = 2
+d_ff = 16
+batch = 16
+samples = 12
+eval_samples = 16
+"""
+TIMING = {"train_seconds", "steps_per_second", "eval_seconds"}
+
+
+def _spec(tmp_path, text=SPEC, name="spec.toml"):
+    p = tmp_path / name
+    p.write_text(text)
+    return str(p)
+
+
+def _stable(rows):
+    """Result rows without wall-clock fields, keyed by KEY."""
+    return {tuple(r[k] for k in KEY): {k: v for k, v in r.items() if k not in TIMING}
+            for r in rows}
+
+
+def _snapshot(folder):
+    """(relative path -> (mtime_ns, size)) of every file under ``folder``."""
+    out = {}
+    for root, _, files in os.walk(folder):
+        for f in files:
+            p = os.path.join(root, f)
+            st_ = os.stat(p)
+            out[os.path.relpath(p, folder)] = (st_.st_mtime_ns, st_.st_size)
+    return out
+
+
+@pytest.fixture(scope="module")
+def swept(tmp_path_factory):
+    """A finished sweep of SPEC (2 runs x 2 formats), run in this process."""
+    tmp = tmp_path_factory.mktemp("sweep")
+    spec = _spec(tmp)
+    out = tmp / "out"
+    result = run_sweep(spec, out, scheduler="synchronous", progress=False)
+    return spec, out, result
+
+
+def test_sweep_writes_one_line_per_run_and_format(swept):
+    spec, out, result = swept
+    assert (result.total, result.skipped, result.done, result.failed) == (2, 0, 2, {})
+    rows = read_results(out)
+    lines = (out / "results.jsonl").read_text().splitlines()
+    assert len(lines) == 4 == len(rows)
+    assert {tuple(r[k] for k in KEY) for r in rows} == {
+        ("modadd:3", s, 3, 1, 0, f) for s in ("base", "cot")
+        for f in ("float32", "paper:e=1,s=2")}
+    for r in rows:
+        for k in ("accuracy", "teacher_forced", "undefined", "train_accuracy", "chance"):
+            assert 0.0 <= r[k] <= 1.0, (k, r)
+        assert r["samples"] == 12 and r["steps"] == 8 and r["d_model"] == 16
+        assert r["train_seconds"] > 0 and r["steps_per_second"] > 0
+        assert (r["teacher_forced_tokens"] is None) == (r["setting"] != "cot")
+        run_dir = out / "runs" / r["run"]
+        assert r["run"] == f"modadd-3_{r['setting']}_n3_L1_s0"
+        assert (run_dir / "model.npz").is_file() and (run_dir / "metrics.json").is_file()
+        # the line is what evaluate() says of that model, on the run's seed
+        again = evaluate(run_dir / "model.npz", "modadd:3", r["setting"], 3, r["format"],
+                         samples=12, seed=0)
+        assert (again["accuracy"], again["undefined"], again["teacher_forced"]) == \
+            (r["accuracy"], r["undefined"], r["teacher_forced"])
+    stored = json.loads((out / "sweep.json").read_text())
+    assert stored["format"] == "cotsim-sweep" and stored["spec"]["steps"] == 8
+
+
+def test_rerun_trains_nothing_and_duplicates_nothing(swept, capsys):
+    spec, out, _ = swept
+    runs_before = _snapshot(out / "runs")
+    results_before = (out / "results.jsonl").read_text()
+    assert main(["experiment", "sweep", spec, "-o", str(out), "--no-progress"]) == 0
+    assert "2 already finished, 0 finished now" in capsys.readouterr().out
+    assert _snapshot(out / "runs") == runs_before
+    assert (out / "results.jsonl").read_text() == results_before
+
+
+def test_interrupted_sweep_completes_to_the_same_numbers(swept, tmp_path):
+    """Kill simulated twice over: one run finished (its lines written), the other
+    stopped mid-training with a checkpoint. The resumed sweep finishes both, and gives
+    the lines an uninterrupted sweep gives (training is deterministic)."""
+    spec, full, _ = swept
+    out = tmp_path / "out"
+    first = run_sweep(spec, out, scheduler="synchronous", progress=False, max_runs=1)
+    assert (first.done, len(read_results(out))) == (1, 2)
+    s = load_spec(spec)
+    pending = s.runs()[1]
+    part = train(pending.task, pending.setting, pending.n, pending.layers, seed=pending.seed,
+                 out_dir=out / "runs" / pending.name, progress=False, stop_after=3,
+                 checkpoint_every=1, **s.train_options())
+    assert part["finished"] is False
+    assert (out / "runs" / pending.name / "checkpoint.npz").exists()
+    rest = run_sweep(spec, out, scheduler="synchronous", progress=False)
+    assert (rest.skipped, rest.done) == (1, 1)
+    assert not (out / "runs" / pending.name / "checkpoint.npz").exists()
+    lines = (out / "results.jsonl").read_text().splitlines()
+    assert len(lines) == 4
+    assert _stable(read_results(out)) == _stable(read_results(full))
+
+
+def test_duplicate_lines_are_merged(swept, tmp_path):
+    _, full, _ = swept
+    out = tmp_path / "out"
+    shutil.copytree(full, out)
+    text = (out / "results.jsonl").read_text()
+    first = text.splitlines()[0]
+    (out / "results.jsonl").write_text(text + first + "\n")
+    rows = read_results(out)
+    assert len(rows) == 4 and _stable(rows) == _stable(read_results(full))
+
+
+def test_dask_local_cluster_one_worker(swept, tmp_path):
+    """The Dask path: the runs are trained, two result lines are lost; a one-worker
+    LocalCluster evaluates exactly those again and retrains nothing."""
+    spec, full, _ = swept
+    out = tmp_path / "out"
+    shutil.copytree(full, out)
+    lines = (out / "results.jsonl").read_text().splitlines()
+    (out / "results.jsonl").write_text("\n".join(lines[:1] + lines[2:]) + "\n")
+    runs_before = _snapshot(out / "runs")
+    result = run_sweep(spec, out, workers=1, progress=False)
+    assert (result.skipped, result.done, result.failed) == (1, 1, {})
+    assert _snapshot(out / "runs") == runs_before
+    assert _stable(read_results(out)) == _stable(read_results(full))
+
+
+# --- bad input -----------------------------------------------------------------------------
+# (the line that replaces the key's line, the message, how many lines below it the error
+# is found: tomllib reports an unclosed array where it notices it)
+BAD = [
+    ("colour = 3\n", "colour: unknown key", 0),
+    ("n = \"3\"\n", "n: expected a list of integers", 0),
+    ("n = [3, \"4\"]\n", "found a string", 0),
+    ("n = [0]\n", "n = 0 is out of range", 0),
+    ("layers = [99]\n", "layers = 99 is out of range", 0),
+    ("tasks = [\"foo\"]\n", "tasks:", 0),
+    ("tasks = [\"modadd:1\"]\n", "tasks:", 0),
+    ("formats = [\"paper:e=1\"]\n", "formats:", 0),
+    ("seeds = []\n", "seeds: is empty", 0),
+    ("steps = 2.5\n", "steps: expected an integer", 0),
+    ("steps = true\n", "steps: expected an integer", 0),
+    ("settings = [\"cot\", \"cot\"]\n", "lists a value twice", 0),
+    ("n = [3\n", "not valid TOML", 1),
+]
+
+
+def _replace(key_line: str) -> str:
+    """SPEC with the line of the same key replaced (or a new first line)."""
+    key = key_line.split("=")[0].strip()
+    lines = SPEC.splitlines(keepends=True)
+    for i, line in enumerate(lines):
+        if line.split("=")[0].strip() == key:
+            return "".join(lines[:i] + [key_line] + lines[i + 1:]), i + 1
+    return key_line + SPEC, 1
+
+
+@pytest.mark.parametrize("line, message, below", BAD)
+def test_bad_spec_exit_2_one_line_nothing_written(tmp_path, capsys, line, message, below):
+    text, lineno = _replace(line)
+    spec = _spec(tmp_path, text)
+    out = tmp_path / "out"
+    assert main(["experiment", "sweep", spec, "-o", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and message in err, err
+    assert f"{spec}:{lineno + below}:" in err, err
+    assert not out.exists()
+
+
+def test_missing_list_is_refused(tmp_path, capsys):
+    spec = _spec(tmp_path, "\n".join(l for l in SPEC.splitlines() if not l.startswith("seeds")))
+    assert main(["experiment", "sweep", spec, "-o", str(tmp_path / "out")]) == 2
+    assert "seeds: missing" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
+@given(key=st.text(alphabet="abcdefghijklmnopqrstuvwxyz_", min_size=1, max_size=12))
+def test_any_unknown_key_is_named(key):
+    data = {"tasks": ["s5"], "settings": ["cot"], "n": [2], "layers": [1],
+            "formats": ["float32"], "seeds": [0], key: 1}
+    if key in LISTS or key in SCALARS:
+        return
+    with pytest.raises(ParseError) as e:
+        spec_from_dict(data, "x.toml", f"{key} = 1\n")
+    assert str(e.value).startswith(f"x.toml:1: {key}: unknown key")
+
+
+def test_foreign_folder_and_other_spec_are_refused(swept, tmp_path, capsys):
+    spec, full, _ = swept
+    foreign = tmp_path / "foreign"
+    foreign.mkdir()
+    (foreign / "notes.txt").write_text("mine")
+    assert main(["experiment", "sweep", spec, "-o", str(foreign)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "no sweep.json" in err
+    assert sorted(os.listdir(foreign)) == ["notes.txt"]
+    # a sweep of another spec (steps differ) is refused too, and left as it was
+    other = _spec(tmp_path, SPEC.replace("steps = 8", "steps = 9"), "other.toml")
+    before = _snapshot(full)
+    assert main(["experiment", "sweep", other, "-o", str(full)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "another spec" in err and "steps 8 there, 9 here" in err
+    assert _snapshot(full) == before
+
+
+def test_unreachable_scheduler(tmp_path, capsys):
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    out = tmp_path / "out"
+    code = main(["experiment", "sweep", _spec(tmp_path), "-o", str(out),
+                 "--scheduler", f"tcp://127.0.0.1:{port}"])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and "cannot be reached" in err
+    assert not out.exists()
+
+
+# --- the report ----------------------------------------------------------------------------
+def test_report_writes_svgs_and_tables(swept, tmp_path, capsys):
+    _, full, _ = swept
+    out = tmp_path / "rep"
+    assert main(["experiment", "report", str(full), "-o", str(out)]) == 0
+    assert sorted(os.listdir(out)) == ["accuracy_vs_format.svg", "accuracy_vs_n.svg",
+                                       "report.md"]
+    for name in ("accuracy_vs_n.svg", "accuracy_vs_format.svg"):
+        root = ET.parse(out / name).getroot()
+        assert root.tag.endswith("svg")
+        assert "modadd:3" in (out / name).read_text()
+    md = (out / "report.md").read_text()
+    rows = read_results(full)
+    tf = {(r["setting"], r["format"]): r["teacher_forced"] for r in rows}
+    assert f"| base | 1 | {100 * tf['base', 'float32']:.1f} /" in md
+    for r in rows:
+        assert r["run"] in md
+    # default: into DIR/report/
+    paths = write_report(full)
+    assert all(p.parent == full / "report" and p.exists() for p in paths)
+
+
+def test_smallest_keeping_format():
+    rows = [{"task": "s5", "setting": "cot", "n": 4, "layers": 1, "seed": 0, "format": f,
+             "teacher_forced": a} for f, a in
+            [("float32", 0.9), ("float16", 0.89), ("paper:e=2,s=2", 0.5), ("bfloat16", 0.7)]]
+    # narrowest first: paper:e=2,s=2 (7 bits), bfloat16 and float16 (16), float32
+    assert smallest_keeping(rows, ("s5", "cot", 4, 1), "float32") == "float16"
+    rows[1]["teacher_forced"] = 0.5
+    assert smallest_keeping(rows, ("s5", "cot", 4, 1), "float32") == "float32"
+
+
+def test_report_of_a_non_sweep_folder(tmp_path, capsys):
+    assert main(["experiment", "report", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "not a sweep folder" in err
+    assert os.listdir(tmp_path) == []
