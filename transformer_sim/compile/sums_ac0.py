@@ -31,33 +31,36 @@ gates E[i, j, m] = "phi(a_i .. a_j) = m" for every factor i..j of the word:
     U_R(i, j)  = OR_{i <= k <= j} OR_{(n, a)} E[i, k-1, n] AND [a_k = a]
     V_L(i, j)  = OR_{i <= k <= j} OR_{(a, n)} [a_k = a] AND E[k+1, j, n]
     C_J(i, j)  = OR_{i <= k <= j} OR_{a in C} [a_k = a]
-    W_J(i, j)  = OR_{i < l <= j} Z_J(i, l),
-    Z_J(i, l)  = OR_{i <= k < l} OR_{(a, n, b)} [a_k = a] AND E[k+1, l-1, n] AND [a_l = b]
+    W_J(i, j)  = OR_{i <= k < l <= j} Y_J(k, l),
+    Y_J(k, l)  = OR_{(a, n, b)} [a_k = a] AND E[k+1, l-1, n] AND [a_l = b]
 
 The U-test depends on m only through its R-class R, V through its L-class L, C and W
-through its J-class J; each is built once per factor and class (and Y_J(k, l), Z_J(i, l)
-once per window and class, shared by every factor that holds them). A gate is dropped
-(constant 0) when no word over the positions' alphabets evaluates to m, and is the
-constant 1 when m is the only reachable element. [a_k = a] is term k's one-hot letter
+through its J-class J; each is built once per factor and class (and Y_J(k, l) once per
+window and class, its ANDs once per window, shared by every factor that holds them).
+A gate is dropped (constant 0) when no word over the positions' alphabets evaluates to
+m, and is the constant 1 when m is the only reachable element. [a_k = a] is term k's one-hot letter
 decoder (a lookup table over the term's operands); the sum's code bit t is the OR of
 the E[1, n, m] whose m(0) has bit t set.
 
 Depth, from the terms' operand bits: the decoder 3 (NOT, AND, OR), E[., ., 1] one more,
-then 5 layers per J-level (the window AND, the OR per end, the OR of W, its NOT, the
-AND of E), then the output OR:
+then at most 5 layers per J-level (the window AND, the window OR, the OR of W, its
+NOT, the AND of E; U and V need only 3), then the output OR. ``class_depths``
+follows the J-classes that actually feed each class (the longest path in that feeder
+graph), which gives the n-free bound ``ac0_depth_bound``:
 
-    depth <= 3 + 1 + 5 h + 1,   h = the J-height of M (``ac0_depth_bound``)
+    depth <= max_c class_depths(c) + 1 <= 3 + 1 + 5 h + 1,   h = the J-height of M
 
-for every n. The bound is reached once factors are long enough to walk down every
-J-level: for ``paper:e=0,s=1`` (|M| = 98, h = 6) it is 35, reached at n around 12.
+for every n. It is reached once factors are long enough to walk down every J-level
+(and when the identity letter's decoder is a real OR of rows): for ``paper:e=0,s=1``
+(|M| = 98, h = 6) the bound is 33, the depth 33 at every n >= 14 (benchmarks/ac0_sum.py).
 
 The honest part. At every n that can be built on a laptop, the log-depth balanced tree
-of ``sums.tree_sum`` is both smaller and shallower: for ``paper:e=0,s=1`` at n = 32 the
-tree has depth about 18 and tens of thousands of gates, this circuit depth 35 and a few
-hundred thousand gates (about |M| n^2 E gates and n^3 wires per class). For
-``paper:e=1,s=1`` (|M| = 5,790, h = 44) the bound 225 would only be reached near n = 45,
-far beyond what can be built. Constant depth wins only asymptotically: this module makes
-Theorem 3.1's circuit concrete and checkable; it is not the way to compile fast.
+of ``sums.tree_sum`` is both far smaller and shallower: for ``paper:e=0,s=1`` at n = 16
+the tree has 2,312 gates and depth 15, this circuit 83,705 gates and depth 33 (about
+|M| n^2 / 2 E gates, n^3 wires per class). For ``paper:e=1,s=1`` (|M| = 5,790, h = 44)
+the bound is 143, reached only for n far beyond what can be built. Constant depth wins
+only asymptotically: this module makes Theorem 3.1's circuit concrete and checkable; it
+is not the way to compile fast.
 """
 from __future__ import annotations
 
@@ -79,7 +82,7 @@ from .tables import minterms, or_columns
 
 #: a term's one-hot letter decoder: NOT, AND (minterm), OR (rows of one value)
 DECODER_DEPTH = 3
-#: per J-level: the window AND, the OR per end position, the OR of W, NOT W, the AND of E
+#: per J-level: the window AND, the window OR, the OR of W, NOT W, the AND of E
 LAYERS_PER_LEVEL = 5
 
 
@@ -98,7 +101,7 @@ def class_depths(mon: RoundingMonoid) -> np.ndarray:
     classes of the n with n f_a in an R-class of c and n not; through V the mirror;
     through W the classes of the n of the windows (a, n, b) of c. Each feeder is strictly
     J-above, so the recursion runs down the J-order: U and V add AND, OR; W adds AND, OR
-    (Z), OR, NOT; C adds OR, NOT; then the AND of E. So the bound is a longest path in
+    (the window), OR, NOT; C adds OR, NOT; then the AND of E. So the bound is a longest path in
     the feeder graph; every step is at most 5, whence <= decoder + 1 + 5 (J-height)."""
     D = DECODER_DEPTH
     jc, M, A = mon.j_class, mon.size, len(mon.letters)
@@ -156,25 +159,27 @@ def _layers(mon: RoundingMonoid, n: int) -> list[np.ndarray]:
 
 def ac0_gates(n_terms: int, fmt: FloatFormat) -> float:
     """An upper estimate of ``ac0_sum``'s gate count for ``n_terms`` terms whose values
-    range over the whole format (inf when the monoid is too large to use)."""
+    range over the whole format (inf when the monoid is too large to use). A term's
+    letter decoder is counted as 2 |F| gates: the minterms over its operands are the
+    caller's, as for ``sums.tree_sum``."""
     if not ac0_feasible(fmt):
         return float("inf")
     mon = monoid_of(fmt)
     n, A = int(n_terms), len(mon.letters)
     layers = _layers(mon, n)
-    total = 2.0 * n * A                                  # the letter decoders
+    classes = min(mon.n_j, len(layers[-1]))             # J-classes any factor can need
+    total = 2.0 * n * A + n + fmt.bit_width              # decoders, units, output ORs
     for q, S in enumerate(layers):
         s = len(S)
         count = n - q + 1                                # factors of length q
-        if q >= 1:
-            total += count * (s + 2 * min(mon.n_r, s) + 2 * min(mon.n_l, s)
-                              + 5 * min(mon.n_j, s))     # E, U, V, C, W, NOTs, Z
+        if q >= 1:                                       # E, U, V, C, W, 2 NOT
+            total += count * (s + min(mon.n_r, s) + min(mon.n_l, s) + 4 * min(mon.n_j, s))
         if q < n:                                        # prefix / suffix pairs
             ur = mon.r_class[mon.right[S]] != mon.r_class[S][:, None]
             vl = mon.l_class[mon.left[S]] != mon.l_class[S][:, None]
             total += (n - q) * (int(ur.sum()) + int(vl.sum()))
         if q <= n - 2:                                   # windows a u b, |u| = q
-            total += (n - q - 1) * _window_triples(mon, S)
+            total += (n - q - 1) * (_window_triples(mon, S) + classes)  # ANDs, ORs
     return total
 
 
@@ -216,7 +221,7 @@ class _Sum:
             self.alph.append(idx)
             self.letter.append(dict(zip(idx.tolist(), nodes)))
         one = self.b.const(1)
-        self.one = one
+        self.one, self.zero = one, self.b.const(0)
         # [phi(a_k) = 1]: the letters whose map is the identity
         self.unit = []
         for k in range(self.n):
@@ -317,9 +322,9 @@ class _Sum:
             self.cache[key] = hit
         return hit
 
-    def Y(self, k: int, l: int, J: int) -> list[int]:
-        """The windows a_k u a_l whose letters a u b are in W (one AND each): each
-        leaves the J-ideal above m while a u and u b stay in it."""
+    def Y(self, k: int, l: int, J: int) -> int:
+        """The window a_k .. a_l is forbidden: its letters a u b are in W (a u and u b
+        stay J-above m, a u b does not). One AND per (a, n, b), shared by every J."""
         key = ("Y", k, l, J)
         hit = self.cache.get(key)
         if hit is None:
@@ -327,36 +332,31 @@ class _Sum:
             leq = self.mon.j_leq[J]
             ok = leq[u[:, 0]] & leq[u[:, 1]] & ~leq[u[:, 2]]
             sel = np.flatnonzero(ok[inv]) if len(inv) else inv
-            new = sel[nodes[sel] < 0]                   # a window's AND serves every J
-            self.ctx.reserve(len(new))
+            new = sel[nodes[sel] < 0]
+            self.ctx.reserve(len(new) + 1)
             E, La, Lb, b = self.E[k + 1, l - 1], self.letter[k], self.letter[l], self.b
             for r, (n, a, c) in zip(new.tolist(), entries[new].tolist()):
                 nodes[r] = b.AND(La[a], E[n], Lb[c])
-            hit = nodes[sel].tolist()
+            hit = b.OR(*nodes[sel].tolist()) if len(sel) else self.zero
             self.cache[key] = hit
         return hit
 
-    def Z(self, i: int, l: int, J: int) -> int:
-        """Some forbidden window ends at l and starts at or after i (one OR over the
-        windows' ANDs, shared by every factor i..j with j >= l)."""
-        key = ("Z", i, l, J)
-        if key not in self.cache:
-            ins = [x for k in range(i, l) for x in self.Y(k, l, J)]
-            self.cache[key] = self.b.OR(*ins) if ins else self.b.const(0)
-        return self.cache[key]
-
     def W(self, i: int, j: int, J: int) -> int:
+        """Some window inside a_i .. a_j is forbidden (one OR over the windows: n^2 wires
+        per factor, against |W| n per factor were the windows' ANDs read directly)."""
         key = ("W", i, j, J)
         if key not in self.cache:
-            ins = [self.Z(i, l, J) for l in range(i + 1, j + 1)]
-            self.cache[key] = self.b.OR(*ins) if ins else self.b.const(0)
+            ins = [y for k in range(i, j) for l in range(k + 1, j + 1)
+                   if (y := self.Y(k, l, J)) != self.zero]
+            self.ctx.reserve(1)
+            self.cache[key] = self.b.OR(*ins) if ins else self.zero
         return self.cache[key]
 
     # -- the gates ----------------------------------------------------------------------
     def factor(self, i: int, j: int) -> None:
         mon, b = self.mon, self.b
         elems = self.reach[i, j]
-        self.ctx.reserve((6 + j - i) * len(elems))    # E, U, V, C, W, NOTs and Z gates
+        self.ctx.reserve(6 * len(elems))              # E, U, V, C, W and the NOTs
         if len(elems) == 1:
             self.E[i, j] = {int(elems[0]): self.one}
             return
