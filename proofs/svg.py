@@ -1,10 +1,10 @@
-"""Small hand-written SVG figures: a line chart and attention heat maps. No plotting
-library; every figure is a self-contained SVG string (with its namespace, so that it
-also opens as a file)."""
+"""SVG figures: line charts drawn by matplotlib (imported lazily, on the first chart, so
+that commands that draw nothing never load it) and hand-written attention heat maps (each
+cell carries its value as a tooltip). Every figure is a self-contained SVG string (with
+its namespace, so that it also opens as a file)."""
 from __future__ import annotations
 
 import html
-import math
 from typing import Sequence
 
 import numpy as np
@@ -17,86 +17,66 @@ def _esc(s: str) -> str:
     return html.escape(str(s), quote=True)
 
 
-def _ticks(lo: float, hi: float, count: int = 5) -> list[float]:
-    if hi <= lo:
-        return [lo]
-    raw = (hi - lo) / count
-    mag = 10 ** math.floor(math.log10(raw))
-    step = min((m * mag for m in (1, 2, 2.5, 5, 10) if m * mag >= raw), default=raw)
-    first = math.ceil(lo / step) * step
-    out, t = [], first
-    while t <= hi + 1e-9 * step:
-        out.append(round(t, 10))
-        t += step
-    return out
-
-
 def line_chart(series: Sequence[tuple], title: str, xlabel: str, ylabel: str,
-               steps: bool = False, width: int = 640, height: int = 360) -> str:
-    """Series of (label, xs, ys[, style]) with style "line" (default), "points" or
-    "dashed". ``steps`` draws each line as a step function (held until the next x)."""
-    ml, mr, mt, mb = 62, 150, 34, 46
-    pw, ph = width - ml - mr, height - mt - mb
+               steps: bool = False, width: int = 640, height: int = 360,
+               logx: bool | None = None, logy: bool | None = None) -> str:
+    """A line chart drawn by matplotlib (SVG backend, text kept as text), as an SVG string.
+
+    Series of (label, xs, ys[, style]) with style "line" (default), "points" or "dashed".
+    ``steps`` draws each line as a step function (held until the next x). ``logx`` /
+    ``logy``: None picks a log scale when every value is positive and they span more than
+    two decades (sizes against n, times against T), False / True force it."""
+    import io
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib.figure import Figure
+
     xs_all = np.concatenate([np.asarray(s[1], float) for s in series])
     ys_all = np.concatenate([np.asarray(s[2], float) for s in series])
-    x0, x1 = float(xs_all.min()), float(xs_all.max())
-    y0, y1 = float(ys_all.min()), float(ys_all.max())
-    if x1 == x0:
-        x1 = x0 + 1
-    if y1 == y0:
-        y1 = y0 + 1
-    pad = 0.04 * (y1 - y0)
-    y0, y1 = y0 - pad, y1 + pad
+    with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": "cotsim",
+                                "font.family": "sans-serif", "font.size": 10}):
+        fig = Figure(figsize=(width / 100, height / 100), dpi=100)
+        ax = fig.add_subplot()
+        for k, s in enumerate(series):
+            label, xs, ys = s[0], np.asarray(s[1], float), np.asarray(s[2], float)
+            style = s[3] if len(s) > 3 else "line"
+            order = np.argsort(xs, kind="stable")
+            xs, ys = xs[order], ys[order]
+            colour = COLOURS[k % len(COLOURS)]
+            # clip_on=False: the data lie inside the autoscaled axes, and an unclipped
+            # figure refers to no url(#clip) (the report names no address at all)
+            if style == "points":
+                ax.plot(xs, ys, "o", color=colour, markersize=4, label=label, clip_on=False)
+            else:
+                ax.plot(xs, ys, color=colour, linewidth=1.8, label=label,
+                        linestyle="--" if style == "dashed" else "-",
+                        drawstyle="steps-post" if steps else "default",
+                        marker="o" if len(xs) <= 12 and not steps else None, markersize=3,
+                        clip_on=False)
+        if _wants_log(xs_all, logx):
+            ax.set_xscale("log")
+        if _wants_log(ys_all, logy):
+            ax.set_yscale("log")
+        ax.set_title(title, fontsize=11, fontweight="bold")
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel(ylabel)
+        ax.grid(True, which="major", color="#e5e5e5", linewidth=0.8, clip_on=False)
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False, fontsize=9)
+        buf = io.StringIO()  # bbox "tight": the canvas grows to hold a long legend
+        fig.savefig(buf, format="svg", bbox_inches="tight", metadata={"Date": None, "Creator": None,
+                                                 "Format": None, "Type": None})
+    text = buf.getvalue()
+    return text[text.index("<svg"):]
 
-    def X(x: float) -> float:
-        return ml + (x - x0) / (x1 - x0) * pw
 
-    def Y(y: float) -> float:
-        return mt + (1 - (y - y0) / (y1 - y0)) * ph
-
-    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-           f'viewBox="0 0 {width} {height}" font-family="{FONT}" font-size="11">',
-           f'<rect width="{width}" height="{height}" fill="white"/>',
-           f'<text x="{ml + pw / 2}" y="20" text-anchor="middle" font-size="13" '
-           f'font-weight="bold">{_esc(title)}</text>']
-    for t in _ticks(x0, x1):
-        out.append(f'<line x1="{X(t):.1f}" y1="{mt}" x2="{X(t):.1f}" y2="{mt + ph}" '
-                   'stroke="#eeeeee"/>')
-        out.append(f'<text x="{X(t):.1f}" y="{mt + ph + 14}" text-anchor="middle">{t:g}</text>')
-    for t in _ticks(y0, y1):
-        out.append(f'<line x1="{ml}" y1="{Y(t):.1f}" x2="{ml + pw}" y2="{Y(t):.1f}" '
-                   'stroke="#eeeeee"/>')
-        out.append(f'<text x="{ml - 6}" y="{Y(t) + 4:.1f}" text-anchor="end">{t:g}</text>')
-    out.append(f'<rect x="{ml}" y="{mt}" width="{pw}" height="{ph}" fill="none" '
-               'stroke="#888888"/>')
-    out.append(f'<text x="{ml + pw / 2}" y="{height - 8}" text-anchor="middle">'
-               f'{_esc(xlabel)}</text>')
-    out.append(f'<text transform="translate(14,{mt + ph / 2}) rotate(-90)" '
-               f'text-anchor="middle">{_esc(ylabel)}</text>')
-    for k, s in enumerate(series):
-        label, xs, ys = s[0], np.asarray(s[1], float), np.asarray(s[2], float)
-        style = s[3] if len(s) > 3 else "line"
-        colour = COLOURS[k % len(COLOURS)]
-        order = np.argsort(xs, kind="stable")
-        xs, ys = xs[order], ys[order]
-        if style == "points":
-            out += [f'<circle cx="{X(x):.1f}" cy="{Y(y):.1f}" r="3.5" fill="{colour}"/>'
-                    for x, y in zip(xs, ys)]
-        else:
-            pts = []
-            for i, (x, y) in enumerate(zip(xs, ys)):
-                if steps and i:
-                    pts.append(f"{X(x):.1f},{Y(ys[i - 1]):.1f}")
-                pts.append(f"{X(x):.1f},{Y(y):.1f}")
-            dash = ' stroke-dasharray="6,4"' if style == "dashed" else ""
-            out.append(f'<polyline points="{" ".join(pts)}" fill="none" stroke="{colour}" '
-                       f'stroke-width="1.8"{dash}/>')
-        ly = mt + 8 + 18 * k
-        out.append(f'<line x1="{ml + pw + 12}" y1="{ly}" x2="{ml + pw + 32}" y2="{ly}" '
-                   f'stroke="{colour}" stroke-width="3"/>')
-        out.append(f'<text x="{ml + pw + 38}" y="{ly + 4}">{_esc(label)}</text>')
-    out.append("</svg>")
-    return "\n".join(out)
+def _wants_log(values: np.ndarray, forced: bool | None) -> bool:
+    if forced is not None:
+        return forced
+    values = values[np.isfinite(values)]
+    return bool(values.size) and bool(np.all(values > 0)) and \
+        float(values.max()) / float(values.min()) > 100.0
 
 
 def _shade(v: float) -> str:
