@@ -16,6 +16,7 @@ Exit status:
 from __future__ import annotations
 
 import argparse
+import functools
 import importlib
 import sys
 
@@ -71,8 +72,15 @@ def _environment_error(e: BaseException) -> str:
     return f"{e.filename}: {what}" if e.filename else what
 
 
+@functools.cache
+def _parser() -> argparse.ArgumentParser:
+    """One parser per process: building it costs more than most commands (tests and
+    scripts call `main` in a loop)."""
+    return build_parser()
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    parser = _parser()
     args = parser.parse_args(argv)
     if not getattr(args, "run", None):
         parser.print_help(sys.stderr)

@@ -355,12 +355,12 @@ def test_json_errors_carry_a_line(work, capsys, text, words):
 # -- the catch-all: exit 3, one line; the traceback only under --debug ----------------
 
 def test_internal_error_is_exit_3_and_one_line(work, capsys, monkeypatch):
-    import cotsim.commands.stats as stats_cmd
+    import circuits.analysis
 
-    def broken(args):
+    def broken(circuit):
         raise RuntimeError("boom\nsecond line")
 
-    monkeypatch.setattr(stats_cmd, "run", broken)
+    monkeypatch.setattr(circuits.analysis, "stats", broken)  # what `cotsim stats` calls
     before = snapshot(work)
     code, out, err = cli(capsys, "stats", work / "c17.bench")
     assert code == EXIT_INTERNAL == 3 and out == ""
@@ -373,15 +373,15 @@ def test_internal_error_is_exit_3_and_one_line(work, capsys, monkeypatch):
 
 
 def test_environment_errors_are_exit_2(work, capsys, monkeypatch):
-    import cotsim.commands.stats as stats_cmd
+    import circuits.analysis
 
     for exc, words in [(MemoryError(), "cotsim stats: error: out of memory"),
                        (OSError(errno.EIO, "Input/output error", "x.bench"),
                         "cotsim stats: error: x.bench: Input/output error")]:
-        def broken(args, exc=exc):
+        def broken(circuit, exc=exc):
             raise exc
 
-        monkeypatch.setattr(stats_cmd, "run", broken)
+        monkeypatch.setattr(circuits.analysis, "stats", broken)
         assert refused(capsys, work, "stats", work / "c17.bench", words=words) == words
 
 
