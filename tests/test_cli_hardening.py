@@ -120,11 +120,10 @@ def _npy_header(shape: tuple[int, ...]) -> bytes:
     return buf.getvalue()
 
 
-def test_npz_huge_header_shape_is_refused_before_allocation(work, capsys, monkeypatch):
-    members = _members(work / "m.npz")
-    members["TE.npy"] = _npy_header((10 ** 11,)) + b"\0" * 64  # claims 800 GB
-    _write_zip(work / "huge.npz", members)
-    read = []
+@pytest.fixture()
+def arrays_read(monkeypatch) -> list[str]:
+    """The zip members whose array data the model reader reads, in order."""
+    read: list[str] = []
     real = np.lib.format.read_array
 
     def spy(fp, *a, **k):
@@ -132,9 +131,34 @@ def test_npz_huge_header_shape_is_refused_before_allocation(work, capsys, monkey
         return real(fp, *a, **k)
 
     monkeypatch.setattr(np.lib.format, "read_array", spy)
+    return read
+
+
+def test_npz_huge_header_shape_is_refused_before_allocation(work, capsys, arrays_read):
+    members = _members(work / "m.npz")
+    members["TE.npy"] = _npy_header((10 ** 11,)) + b"\0" * 64  # claims 800 GB
+    _write_zip(work / "huge.npz", members)
     refused(capsys, work, "model", "info", work / "huge.npz",
             words="array 'TE' has shape (100000000000,), but the header declares (3, 2)")
-    assert "TE.npy" not in read and "meta.npy" in read
+    assert "TE.npy" not in arrays_read and "meta.npy" in arrays_read
+
+
+def test_npz_member_shorter_than_its_shape_is_refused_before_allocation(work, capsys,
+                                                                      arrays_read):
+    # header and meta agree on 2^20 x 2 values (16 MiB), but only 16 bytes follow
+    members = _members(work / "m.npz")
+    meta = npz.load(work / "m.npz").meta()
+    meta["max_len"] = 1 << 20
+    buf = io.BytesIO()
+    np.save(buf, np.array(json.dumps(meta)))
+    members["meta.npy"] = buf.getvalue()
+    members["PE.npy"] = _npy_header((1 << 20, 2)) + b"\0" * 16
+    _write_zip(work / "cut.npz", members)
+    arrays_read.clear()  # npz.load above read the good model
+    refused(capsys, work, "model", "info", work / "cut.npz",
+            words=f"array 'PE' holds 16 bytes of data, but its shape (1048576, 2) needs "
+                  f"{8 << 21}")
+    assert "PE.npy" not in arrays_read
 
 
 def test_npz_header_declaring_a_huge_model_is_refused(work, capsys):

@@ -124,9 +124,9 @@ _READ_ERRORS = (ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error,
 
 
 def _member_header(zf: zipfile.ZipFile, info: zipfile.ZipInfo, name: str,
-                   where: str) -> tuple[tuple[int, ...], np.dtype]:
-    """The shape and dtype that a member's ``.npy`` header declares, reading the header
-    only (never the data)."""
+                   where: str) -> tuple[tuple[int, ...], np.dtype, int]:
+    """The shape and dtype that a member's ``.npy`` header declares, and the header's
+    length, reading the header only (never the data)."""
     try:
         with zf.open(info) as fp:
             version = np.lib.format.read_magic(fp)
@@ -136,9 +136,10 @@ def _member_header(zf: zipfile.ZipFile, info: zipfile.ZipInfo, name: str,
                 shape, _, dtype = np.lib.format.read_array_header_2_0(fp)
             else:
                 raise ValueError(f"unknown .npy version {version}")
+            length = fp.tell()
     except _READ_ERRORS as e:
         raise ModelError(f"{where}: array {name!r} cannot be read ({_short(e)})") from None
-    return tuple(int(x) for x in shape), dtype
+    return tuple(int(x) for x in shape), dtype, length
 
 
 def _member_array(zf: zipfile.ZipFile, info: zipfile.ZipInfo, name: str,
@@ -163,12 +164,15 @@ def _checked_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, name: str,
     if info.file_size > want + MAX_NPY_HEADER:
         raise ModelError(f"{where}: array {name!r} unpacks to {info.file_size} bytes, but "
                          f"the header declares shape {shape} ({want} bytes of data)")
-    got_shape, dtype = _member_header(zf, info, name, where)
+    got_shape, dtype, header = _member_header(zf, info, name, where)
     if dtype != np.float64:
         raise ModelError(f"{where}: array {name!r} has dtype {dtype}, expected float64")
     if got_shape != shape:
         raise ModelError(f"{where}: array {name!r} has shape {got_shape}, but the "
                          f"header declares {shape}")
+    if info.file_size - header != want:  # a cut member: refused before allocating it
+        raise ModelError(f"{where}: array {name!r} holds {info.file_size - header} bytes "
+                         f"of data, but its shape {shape} needs {want}")
     return _member_array(zf, info, name, where)
 
 
