@@ -8,11 +8,9 @@ sentence: what the paper states and what the check runs) and
 from __future__ import annotations
 
 import importlib
-from dataclasses import dataclass
-from types import ModuleType
 from typing import Callable, Iterable
 
-from .base import FAILS, HOLDS, Check, CheckResult, Table, run_safely
+from .base import FAILS, HOLDS, Check, CheckResult, ModuleCheck, Table, run_safely
 
 #: check name -> module under proofs/, in the order checks run and are reported
 REGISTRY: dict[str, str] = {
@@ -27,21 +25,6 @@ REGISTRY: dict[str, str] = {
 
 def names() -> list[str]:
     return list(REGISTRY)
-
-
-@dataclass(frozen=True)
-class ModuleCheck:
-    """A check module seen through the `Check` protocol."""
-
-    name: str
-    module: ModuleType
-
-    @property
-    def claim(self) -> str:
-        return self.module.CLAIM
-
-    def run(self, quick: bool) -> CheckResult:
-        return self.module.run(quick=quick)
 
 
 def load(name: str) -> Check:

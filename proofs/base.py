@@ -1,81 +1,25 @@
-"""The theorem-check framework: a check's result, the `Check` protocol, and a runner.
+"""The theorem-check framework: the `Check` protocol, progress lines, and a runner.
 
-A check builds its objects from the library, runs them, and returns a `CheckResult`: a
-verdict (``holds`` or ``fails``) with the reason, a table of what it measured, and
-figures. Nothing here proves anything by hand; a verdict is what the runs showed.
+A check builds its objects from the library, runs them, and returns a `CheckResult`
+(`result.py`, re-exported here): a verdict (``holds`` or ``fails``) with the reason, a
+table of what it measured, and figures. Nothing here proves anything by hand; a verdict
+is what the runs showed.
 """
 from __future__ import annotations
 
+import importlib
 import sys
 import time
 import traceback
-from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, Protocol, Sequence
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Any, Callable, Protocol, Sequence
 
-HOLDS, FAILS = "holds", "fails"
+from .result import FAILS, HOLDS, CheckResult, Figures, Table
+from .tables import render_result_text
 
-#: figure name -> content. The name's extension says what it is: ``.svg`` (text or
-#: bytes), ``.png`` (bytes), anything else is shown as preformatted text.
-Figures = Mapping[str, "bytes | str"]
-
-
-@dataclass(frozen=True)
-class Table:
-    columns: tuple[str, ...]
-    rows: tuple[tuple[Any, ...], ...]
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "columns", tuple(str(c) for c in self.columns))
-        object.__setattr__(self, "rows", tuple(tuple(r) for r in self.rows))
-        for r in self.rows:
-            if len(r) != len(self.columns):
-                raise ValueError(f"table row {r!r} has {len(r)} cells, expected "
-                                 f"{len(self.columns)}")
-
-
-@dataclass(frozen=True)
-class CheckResult:
-    """What one theorem check found.
-
-    ``verdict`` is ``"holds"`` or ``"fails"``; ``reason`` says why in one or two
-    sentences. ``notes`` are extra lines (margins, constants, caveats). ``captions`` maps
-    a figure's name to its caption.
-    """
-
-    name: str
-    claim: str
-    verdict: str
-    reason: str
-    table: Table = field(default_factory=lambda: Table((), ()))
-    figures: Figures = field(default_factory=dict)
-    captions: Mapping[str, str] = field(default_factory=dict)
-    notes: tuple[str, ...] = ()
-    quick: bool = True
-    seconds: float = 0.0
-
-    def __post_init__(self) -> None:
-        if self.verdict not in (HOLDS, FAILS):
-            raise ValueError(f"verdict must be {HOLDS!r} or {FAILS!r}, got {self.verdict!r}")
-
-    @property
-    def holds(self) -> bool:
-        return self.verdict == HOLDS
-
-    def to_json(self) -> dict[str, Any]:
-        return {"name": self.name, "claim": self.claim, "verdict": self.verdict,
-                "reason": self.reason, "quick": self.quick, "seconds": round(self.seconds, 3),
-                "notes": list(self.notes),
-                "table": {"columns": list(self.table.columns),
-                          "rows": [[_jsonable(v) for v in r] for r in self.table.rows]},
-                "figures": sorted(self.figures)}
-
-
-def _jsonable(v: Any) -> Any:
-    if isinstance(v, (bool, int, float, str)) or v is None:
-        return v
-    if hasattr(v, "item"):  # NumPy scalars
-        return v.item()
-    return str(v)
+__all__ = ["HOLDS", "FAILS", "Figures", "Table", "CheckResult", "Check", "ModuleCheck",
+           "set_progress", "progress", "draw_figures", "run_safely", "main"]
 
 
 class Check(Protocol):
@@ -85,6 +29,21 @@ class Check(Protocol):
     claim: str
 
     def run(self, quick: bool) -> CheckResult: ...
+
+
+@dataclass(frozen=True)
+class ModuleCheck:
+    """A check module seen through the `Check` protocol."""
+
+    name: str
+    module: ModuleType
+
+    @property
+    def claim(self) -> str:
+        return self.module.CLAIM
+
+    def run(self, quick: bool) -> CheckResult:
+        return self.module.run(quick=quick)
 
 
 # -- progress --------------------------------------------------------------------------
@@ -136,14 +95,12 @@ def main(name: str, argv: Sequence[str] | None = None) -> int:
     when the claim holds, 1 when it fails."""
     import argparse
 
-    from . import load
-    from .tables import render_result_text
-
-    p = argparse.ArgumentParser(prog=f"python -m proofs.{name}",
-                                description=load(name).claim)
+    # the module by name, not `proofs.load`: the package imports this module
+    check = ModuleCheck(name, importlib.import_module(f"{__package__}.{name}"))
+    p = argparse.ArgumentParser(prog=f"python -m proofs.{name}", description=check.claim)
     p.add_argument("--quick", action="store_true", help="small instances only")
     args = p.parse_args(argv)
     set_progress(True)
-    result = run_safely(load(name), args.quick)
+    result = run_safely(check, args.quick)
     print(render_result_text(result))
     return 0 if result.holds else 1

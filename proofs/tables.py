@@ -4,7 +4,7 @@ from __future__ import annotations
 import html
 from typing import Any, Sequence
 
-from .base import CheckResult, Table
+from .result import CheckResult, Table
 
 
 def cell(v: Any) -> str:
