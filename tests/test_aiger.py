@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +15,8 @@ from circuits.aiger import dump, parse
 from circuits.io import load_file
 from conftest import ABC, EPFL_AIG, ISCAS, ISCAS_UPPER, bench_id, needs_abc
 from cotsim.cli import main
-from reference import reference_evaluate
+from oracles.equivalence import abc_cec
+from oracles.gates import reference_evaluate
 
 # SOURCES.md section 2, EPFL table: PIs, POs, AIG ANDs (header A), AIG depth (in ANDs).
 EPFL_TABLE = {
@@ -130,12 +130,6 @@ def roundtrip_cases():
 def random_vectors(n: int, batch: int = 512, seed: int = 0) -> np.ndarray:
     rng = np.random.default_rng(seed)
     return rng.random((batch, n)) < rng.random((batch, 1))  # rows of varied density
-
-
-def abc_cec(a: Path, b: Path) -> str:
-    r = subprocess.run([ABC, "-c", f"cec -n {a} {b}"], capture_output=True, text=True,
-                       timeout=300)
-    return r.stdout + r.stderr
 
 
 @pytest.fixture(scope="module")

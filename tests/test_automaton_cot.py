@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from oracles.automata import oracle, perm_oracle
 
 from circuits.errors import CotsimInputError
 from transformer_sim.automata import DFA, MAX_P, AutomatonError, automaton, modp, parity, s5, \
@@ -23,30 +24,7 @@ from transformer_sim.floatformat import FloatFormat
 PERMS5 = ["".join(p) for p in itertools.permutations("01234")]
 
 
-# --- independent oracles ------------------------------------------------------------------
-
-def perm_oracle(word: list[str]) -> list[str]:
-    """S5 by NumPy fancy indexing: new = g[q] (x -> g[q[x]])."""
-    q = np.arange(5)
-    out = []
-    for g in word:
-        q = np.array([int(ch) for ch in g])[q]
-        out.append("".join(map(str, q)))
-    return out
-
-
-def oracle(name: str, word: list[str]) -> list:
-    if name == "parity":
-        return list(np.cumsum([int(a) for a in word]) % 2)
-    if name.startswith("modp:"):
-        return list(np.cumsum([int(a) for a in word]) % int(name[5:]))
-    if name == "s5":
-        return perm_oracle(word)
-    if name.startswith("sqmod:"):
-        P, R = int(name[6:]), int(word[0])
-        return [pow(R, 2 ** i, P) for i in range(len(word))]
-    raise AssertionError(name)
-
+# --- independent oracles: tests/oracles/automata.py -----------------------------------------
 
 def random_word(name: str, n: int, rng: np.random.Generator) -> list[str]:
     if name == "s5":

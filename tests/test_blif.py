@@ -16,8 +16,9 @@ from circuits.io import load, load_file
 from cotsim.cli import main
 from conftest import BENCHMARKS, EPFL_BLIF, ISCAS, ISCAS_UPPER, bench_id, needs_abc, \
     needs_benchmarks
-from reference import reference_evaluate
-from test_bench import abc_cec, all_vectors, named_circuits, same_function
+from oracles.circuit_cases import named_circuits
+from oracles.equivalence import abc_cec
+from oracles.gates import all_vectors, reference_evaluate, same_function
 
 # Copied from SOURCES.md, section 2 (EPFL): PIs, POs, BLIF .names, AIG depth (computed there
 # from the .aig files, in AND nodes).

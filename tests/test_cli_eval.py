@@ -12,7 +12,7 @@ import pytest
 from circuits import CircuitBuilder, Kind, load, save
 from cotsim.cli import main
 from conftest import BENCHMARKS, REPO
-from reference import reference_evaluate
+from oracles.gates import reference_evaluate
 
 C17 = BENCHMARKS / "iscas85" / "c17.bench"
 needs_c17 = pytest.mark.skipif(not C17.exists(), reason=f"no {C17}")

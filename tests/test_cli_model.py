@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from cotsim.cli import main
-from test_cot import _undefined_at_position_one
+from oracles.forward import undefined_at_position_one
 from transformer_sim import npz
 from transformer_sim.cot import run_cot
 from transformer_sim.errors import ModelUndefined
@@ -79,7 +79,7 @@ def test_run_cot(model_file, capsys):
 
 
 def test_run_prints_undefined_and_carries_on(tmp_path, capsys):
-    model = _undefined_at_position_one()
+    model = undefined_at_position_one()
     path = tmp_path / "u.npz"
     npz.save(model, path)
     with pytest.raises(ModelUndefined):

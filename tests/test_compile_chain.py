@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from circuits.errors import CotsimInputError
-from test_compile import undefined_model
+from oracles.forward import undefined_model
 from transformer_sim.compile import compile_model, input_bits
 from transformer_sim.compile.chain import compile_chain
 from transformer_sim.compile.verify import decode_outputs, verify

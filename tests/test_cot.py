@@ -6,12 +6,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from test_forward import FORMATS, SUMS, Undefined, exact_reference, make_model
+from oracles.forward import (FORMATS, SUMS, Undefined, exact_reference, make_model,
+                             undefined_at_position_one)
 from transformer_sim.cot import run_cot
 from transformer_sim.errors import ModelError, ModelUndefined
-from transformer_sim.floatformat import FloatFormat
 from transformer_sim.forward import forward_full
-from transformer_sim.model import Layer, Model
 
 
 def greedy_by_full_recompute(model, prompt, steps):
@@ -69,20 +68,8 @@ def test_attention_trace_matches_full_pass():
     assert np.isnan(mat[np.triu_indices(8, 1)]).all()
 
 
-def _undefined_at_position_one() -> Model:
-    """h_i = (1, [i >= 1]); k = 1 everywhere; q_i = -3.75 [i >= 1]. Position 0 scores 0,
-    position 1 scores -3.75 against both keys, and [exp(-3.75)] = 0 in paper:e=1,s=2."""
-    F = FloatFormat.parse("paper:e=1,s=2")
-    layer = Layer(Wq=np.array([[[0.0, -3.75]]]), Wk=np.array([[[1.0, 0.0]]]),
-                  Wv=np.zeros((1, 1, 2)), Wo=np.zeros((1, 2, 1)), W1=np.zeros((1, 2)),
-                  b1=np.zeros(1), W2=np.zeros((2, 1)), b2=np.zeros(2))
-    PE = np.array([[0.0, 0.0]] + [[0.0, 1.0]] * 5)
-    return Model(fmt=F, sum_mode="iterative", TE=np.array([[1.0, 0.0], [1.0, 0.0]]), PE=PE,
-                 Wout=np.zeros((2, 2)), bout=np.array([0.0, 1.0]), layers=(layer,))
-
-
 def test_undefined_is_recorded_not_raised():
-    model = _undefined_at_position_one()
+    model = undefined_at_position_one()
     trace = run_cot(model, [0], 4)
     assert trace.tokens == (1,) and trace.undefined and trace.undefined_at == 1
     assert trace.undefined_position == 1 and "position 1" in trace.reason

@@ -16,9 +16,9 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from test_floatformat import log_uniform, same_bits
 from conftest import BENCHMARKS, needs_benchmarks
-from test_forward import FORMATS, SUMS, make_model
+from oracles.forward import FORMATS, SUMS, make_model
+from oracles.rounding import log_uniform, same_bits
 
 from circuits import load
 from circuits.families import random_circuit

@@ -1,17 +1,15 @@
 """FloatFormat: rounding against NumPy float16, ml_dtypes, pychop and an exact
 brute-force oracle; the paper's format against its definition; specs; bit patterns.
 
-``brute_round`` (also used by test_fparith.py) is the reference rounding: the
+``brute_round`` (tests/oracles/rounding.py) is the reference rounding: the
 nearest member of ``values()`` by exact ``Fraction`` comparison, with the format's
 tie and overflow rules. ``values()`` itself is checked against an enumeration
 straight from each definition.
 """
 from __future__ import annotations
 
-import functools
 import subprocess
 import sys
-from bisect import bisect_left
 from fractions import Fraction
 
 import ml_dtypes
@@ -19,73 +17,12 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from oracles.rounding import brute_round, log_uniform, same_bits
 
 from transformer_sim import FloatFormat, FormatError
 from transformer_sim import fparith
 
 F = FloatFormat
-
-
-# ------------------------------------------------------------------ the oracle
-
-@functools.lru_cache(maxsize=None)
-def _table(fmt: FloatFormat) -> list[Fraction]:
-    """Nonnegative members as Fractions, ascending; ieee gets a virtual overflow
-    candidate 2^(emax+1) on top (IEEE rounds as if the exponent were unbounded)."""
-    vals = fmt.values()
-    pos = [Fraction(float(v)) for v in vals[vals >= 0]]
-    if fmt.family == "ieee":
-        pos.append(Fraction(2) ** (fmt.exponent_range[1] + 1))
-    return pos
-
-
-def brute_round(fmt: FloatFormat, x) -> float:
-    """Round a finite real x (Fraction, int or float) to fmt, by exhaustive search."""
-    X = Fraction(x)
-    if X == 0:                                             # keeps the sign of an ieee zero
-        return float(x) if fmt.family == "ieee" else 0.0
-    neg = X < 0
-    A = -X if neg else X
-    pos = _table(fmt)
-    i = bisect_left(pos, A)
-    if fmt.family == "paper":
-        if i == len(pos):
-            r = pos[-1]                                    # clip to B
-        elif pos[i] == A:
-            r = A
-        else:
-            lo, hi = pos[i - 1], pos[i]
-            r = hi if hi - A < A - lo else lo              # ties: smaller magnitude
-        return -float(r) if neg and r else float(r)
-    top = len(pos) - 1                                     # the virtual overflow value
-    if i < top and pos[i] == A:
-        j = i
-    elif fmt.rounding == "toward_zero":
-        j = min(i - 1, top - 1)
-    elif i > top:
-        j = top
-    else:
-        lo, hi = i - 1, i
-        dl, dh = A - pos[lo], pos[hi] - A
-        if dl != dh:
-            j = lo if dl < dh else hi
-        elif fmt.rounding == "nearest_away":
-            j = hi
-        else:                       # even: the even multiple of the quantum at lo
-            n = pos[lo] / (pos[hi] - pos[lo])
-            assert n.denominator == 1
-            j = lo if n.numerator % 2 == 0 else hi
-    if j == top:
-        r = float("inf") if fmt.overflow == "inf" else fmt.max_value
-    else:
-        r = float(pos[j])
-    return -r if neg else r
-
-
-def same_bits(a, b) -> np.ndarray:
-    """Elementwise bit-identity of float64 arrays (NaN matches NaN)."""
-    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
-    return (a.view(np.uint64) == b.view(np.uint64)) | (np.isnan(a) & np.isnan(b))
 
 
 def probe_points(fmt: FloatFormat) -> np.ndarray:
@@ -100,12 +37,6 @@ def probe_points(fmt: FloatFormat) -> np.ndarray:
     pts = np.concatenate([v, mid, mid + gap / 8, mid - gap / 8, v[:-1] + gap / 3, far,
                           np.negative(far), [0.0, -0.0]])
     return pts
-
-
-def log_uniform(rng, n: int, lo: float, hi: float) -> np.ndarray:
-    """Random signs and log-uniform magnitudes in [2^lo, 2^hi], all mantissa bits random."""
-    mag = np.exp2(rng.uniform(lo, hi, n)) * rng.uniform(1, 2, n)
-    return np.where(rng.random(n) < 0.5, -mag, mag)
 
 
 def _ieee_by_definition(e: int, m: int, subnormals: bool) -> set[Fraction]:

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from circuits import CotsimInputError
 from circuits import bench, blif
 from conftest import BENCHMARKS, needs_benchmarks
-from reference import reference_evaluate
+from oracles.gates import reference_evaluate
 
 SEEDS = {
     ".bench": [BENCHMARKS / "iscas85" / n for n in

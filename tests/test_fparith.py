@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from test_floatformat import brute_round, log_uniform, same_bits
+from oracles.rounding import brute_round, log_uniform, same_bits
 
 from transformer_sim import DivisionByZero, FloatFormat, ModelError
 from transformer_sim import fparith as fa

@@ -14,7 +14,7 @@ from circuits.jsonfmt import dump, parse
 from circuits.strategies import circuits
 from conftest import EPFL_AIG, ISCAS
 from cotsim.cli import main
-from reference import reference_evaluate
+from oracles.gates import reference_evaluate
 
 EXAMPLE = """{"format": "cotsim-circuit", "version": 1,
  "inputs": ["a", "b", "c"],

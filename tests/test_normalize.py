@@ -3,7 +3,6 @@ keep every circuit's function, names and order, checked exhaustively against the
 plain-Python reference evaluator and, on ISCAS-85, with ABC's ``cec``."""
 from __future__ import annotations
 
-import itertools
 import math
 import subprocess
 
@@ -17,13 +16,9 @@ from circuits.analysis import basis, depth, max_fanin, stats
 from circuits.normalize import to_aig, to_fanin2
 from circuits.strategies import circuits
 from conftest import ABC, ISCAS, bench_id, needs_abc
-from reference import reference_evaluate
+from oracles.gates import all_vectors, reference_evaluate
 
 AIG_KINDS = {"AND", "NOT"}
-
-
-def all_vectors(n: int) -> np.ndarray:
-    return np.array(list(itertools.product([False, True], repeat=n)), dtype=bool).reshape(-1, n)
 
 
 def check_normal_forms(c) -> None:

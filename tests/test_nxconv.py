@@ -2,10 +2,7 @@
 one clear error for each kind of malformed graph."""
 from __future__ import annotations
 
-import itertools
-
 import networkx as nx
-import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -15,11 +12,7 @@ from circuits.analysis import levels
 from circuits.nxconv import from_networkx, to_networkx
 from circuits.strategies import circuits as random_circuits
 from conftest import BENCHMARKS, needs_benchmarks
-from reference import reference_evaluate
-
-
-def all_inputs(n: int) -> np.ndarray:
-    return np.array(list(itertools.product([0, 1], repeat=n)), dtype=bool).reshape(-1, n)
+from oracles.gates import all_vectors, reference_evaluate
 
 
 def assert_same_circuit(a, b) -> None:
@@ -74,7 +67,7 @@ def test_any_node_keys_and_order_give_the_same_function(c, rnd):
     H.graph["outputs"] = [(n, key[v]) for n, v in G.graph["outputs"]]
     c2 = from_networkx(H)
     assert c2.input_names == c.input_names and c2.output_names == c.output_names
-    X = all_inputs(c.num_inputs)
+    X = all_vectors(c.num_inputs)
     assert (reference_evaluate(c2, X) == reference_evaluate(c, X)).all()
 
 
@@ -89,7 +82,7 @@ def test_repeated_fanins_need_a_multigraph():
     assert isinstance(G, nx.MultiDiGraph)
     assert G.number_of_edges(0, 2) == 2
     assert_same_circuit(from_networkx(G), c)
-    X = all_inputs(2)
+    X = all_vectors(2)
     assert (reference_evaluate(from_networkx(G), X) == reference_evaluate(c, X)).all()
 
 
@@ -129,7 +122,7 @@ def test_edges_without_index_take_the_edge_order():
     c = from_networkx(G)
     assert c.input_names == ("x", "y")
     # 2x - y >= 1
-    assert reference_evaluate(c, all_inputs(2))[:, 0].tolist() == [False, False, True, True]
+    assert reference_evaluate(c, all_vectors(2))[:, 0].tolist() == [False, False, True, True]
 
 
 def good_graph() -> nx.DiGraph:

@@ -2,7 +2,6 @@
 reference evaluator, bit for bit; truth tables; packing; bad input."""
 from __future__ import annotations
 
-import importlib
 import itertools
 import subprocess
 import sys
@@ -12,11 +11,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from circuits import CircuitBuilder, CotsimInputError, Kind
+from circuits import CircuitBuilder, CotsimInputError, Kind, load, strategies
 from circuits.simulate import evaluate, evaluate_nodes, pack, simulate_words, unpack
 from circuits.truthtable import MAX_INPUTS, exhaustive_words, truth_table, truth_table_words
 from conftest import EPFL_AIG, EPFL_BLIF, ISCAS, ISCAS_UPPER, REPO, bench_id
-from reference import reference_evaluate
+from oracles.gates import reference_evaluate
 
 ENGINES = ["numba", "numpy"]
 BATCHES = [0, 1, 63, 64, 65, 200]
@@ -78,8 +77,6 @@ def test_every_node_agrees_with_reference(circuit, batch):
 
 
 def test_public_strategies_agree_with_reference():
-    strategies = pytest.importorskip("circuits.strategies")
-
     @settings(max_examples=40)
     @given(strategies.circuits_with_inputs(max_batch=70, basis="general", max_gates=30))
     def check(case):
@@ -119,21 +116,6 @@ def test_long_chain_reuses_rows_correctly():
 
 
 # -- benchmark files ----------------------------------------------------------------------
-def _load_or_skip(path):
-    from circuits.io import FORMATS, extension
-
-    mod = FORMATS[extension(path)][0]
-    try:
-        importlib.import_module(mod)
-    except ModuleNotFoundError as e:
-        if e.name == mod:
-            pytest.skip(f"no reader for {path.suffix} yet ({mod} does not exist)")
-        raise
-    from circuits import load
-
-    return load(path)
-
-
 BENCH_FILES = ISCAS + ISCAS_UPPER + EPFL_AIG + EPFL_BLIF
 
 
@@ -141,7 +123,7 @@ BENCH_FILES = ISCAS + ISCAS_UPPER + EPFL_AIG + EPFL_BLIF
 def test_benchmark_files_agree_with_reference(path):
     if not BENCH_FILES:
         pytest.skip("no benchmark files")
-    c = _load_or_skip(path)
+    c = load(path)
     # the Python reference is slow: few vectors on big circuits
     batch = 16 if c.num_nodes < 5000 else 8 if c.num_nodes < 20000 else 4
     X = random_inputs(c, batch, seed=len(path.name))

@@ -15,11 +15,7 @@ from circuits import CircuitBuilder, CotsimInputError
 from circuits.strategies import circuits as random_circuits
 from circuits.symbolic import from_sympy, threshold_expr, to_sympy
 from conftest import BENCHMARKS, needs_benchmarks
-from reference import reference_evaluate
-
-
-def all_inputs(n: int) -> np.ndarray:
-    return np.array(list(itertools.product([0, 1], repeat=n)), dtype=bool).reshape(-1, n)
+from oracles.gates import all_vectors, reference_evaluate
 
 
 def truth_table(exprs: dict, input_names, X: np.ndarray) -> np.ndarray:
@@ -41,7 +37,7 @@ def test_expressions_have_the_circuits_truth_table(c):
         return
     exprs = to_sympy(c)
     assert list(exprs) == list(c.output_names)
-    X = all_inputs(c.num_inputs)
+    X = all_vectors(c.num_inputs)
     assert (truth_table(exprs, c.input_names, X) == reference_evaluate(c, X)).all()
 
 
@@ -123,7 +119,7 @@ def test_from_sympy_round_trip(c):
         return
     c2 = from_sympy(to_sympy(c), inputs=c.input_names)
     assert c2.input_names == c.input_names and c2.output_names == c.output_names
-    X = all_inputs(c.num_inputs)
+    X = all_vectors(c.num_inputs)
     assert (reference_evaluate(c2, X) == reference_evaluate(c, X)).all()
 
 
@@ -135,7 +131,7 @@ def test_from_sympy_other_connectives():
              "xnor": Xnor(a, b, c), "t": sympy.true, "f": sympy.false}
     circ = from_sympy(exprs)
     assert circ.input_names == ("a", "b", "c")
-    X = all_inputs(3)
+    X = all_vectors(3)
     assert (reference_evaluate(circ, X) == truth_table(exprs, ("a", "b", "c"), X)).all()
     with pytest.raises(CotsimInputError, match="not among the inputs"):
         from_sympy({"o": a & b}, inputs=["a"])

@@ -23,7 +23,7 @@ import transformer_sim.strategies as S
 from circuits import Kind
 from circuits.builder import CircuitBuilder
 from circuits.strategies import circuits_with_inputs
-from reference import reference_evaluate
+from oracles.gates import reference_evaluate
 from transformer_sim.automata import DFA, automaton
 from transformer_sim.constructions.automaton_cot import automaton_margins, build_automaton_cot
 from transformer_sim.constructions.circuit_cot import build_circuit_cot

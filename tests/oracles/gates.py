@@ -2,10 +2,12 @@
 
 It is the oracle for the Numba kernels and is used only by the tests. It is written
 from the gate definitions in DESIGN.md, with no NumPy tricks, so that it is easy to
-read beside them.
+read beside them. `all_vectors` and `same_function` compare two circuits on every
+input vector with it.
 """
 from __future__ import annotations
 
+import itertools
 from typing import Sequence
 
 import numpy as np
@@ -63,3 +65,15 @@ def reference_evaluate(circuit: Circuit, X: np.ndarray) -> np.ndarray:
     for r in range(X.shape[0]):
         out[r] = reference_evaluate_one(circuit, X[r].astype(int).tolist())
     return out
+
+
+def all_vectors(n: int) -> np.ndarray:
+    """(2^n, n) bool: every input vector, in counting order (the first input slowest)."""
+    return np.array(list(itertools.product([0, 1], repeat=n)), dtype=bool).reshape(2 ** n, n)
+
+
+def same_function(a: Circuit, b: Circuit) -> bool:
+    """Same input and output names, and the same outputs on every input vector."""
+    X = all_vectors(a.num_inputs)
+    return a.input_names == b.input_names and a.output_names == b.output_names and \
+        bool((reference_evaluate(a, X) == reference_evaluate(b, X)).all())
