@@ -207,6 +207,14 @@ def test_model_random_refuses_huge_sizes_first(work, capsys, monkeypatch, option
             words=f"over the limit of {npz.MAX_PARAMS} (2^26) weights")
 
 
+def test_cot_refuses_a_transformer_over_the_size_limit_before_building(work, capsys,
+                                                                       monkeypatch):
+    monkeypatch.setattr(npz, "MAX_PARAMS", 1 << 10)  # c17's CoT transformer has more
+    line = refused(capsys, work, "cot", work / "c17.bench", "--input", "10101",
+                   words="cotsim cot: error: the CoT transformer of this circuit: vocab ")
+    assert line.endswith("over the limit of 1024 (2^10) weights")
+
+
 # -- 4, 6, 7. outputs: folders, wrong extensions, every output checked first -------------
 
 def test_output_that_is_a_folder(work, capsys):

@@ -100,7 +100,8 @@ def check_size(sizes: dict[str, int], where: str | None = None) -> int:
     if n > MAX_PARAMS:
         shown = ", ".join(f"{k} {sizes[k]}" for k in META_INT_KEYS)
         raise ModelError(f"{where + ': ' if where else ''}{shown} make {n} weights, over "
-                         f"the limit of {MAX_PARAMS} (2^26) weights")
+                         f"the limit of {MAX_PARAMS} (2^{MAX_PARAMS.bit_length() - 1}) "
+                         "weights")
     return n
 
 

@@ -246,6 +246,10 @@ def build_circuit_cot(circuit: Circuit, fmt: FloatFormat | str | None = None,
     positions = 1 + n + T - 1  # BOS, inputs, and every token that is read again
     lay = Layout(address_bits(positions))
     d, m, c = lay.d_model, lay.m, margins.c
+    from ..npz import check_size  # refuse a model over the size limit before building it
+
+    check_size({"vocab": VOCAB, "d_model": d, "heads": 2, "d_head": 2 * m, "d_ff": 4,
+                "layers": 1, "max_len": positions}, "the CoT transformer of this circuit")
 
     TE = np.zeros((VOCAB, d))
     TE[1, lay.VAL] = 1.0
