@@ -100,9 +100,10 @@ def class_depths(mon: RoundingMonoid) -> np.ndarray:
     The gates of m read E gates of the classes that *feed* m's class: through U the
     classes of the n with n f_a in an R-class of c and n not; through V the mirror;
     through W the classes of the n of the windows (a, n, b) of c. Each feeder is strictly
-    J-above, so the recursion runs down the J-order: U and V add AND, OR; W adds AND, OR
-    (the window), OR, NOT; C adds OR, NOT; then the AND of E. So the bound is a longest path in
-    the feeder graph; every step is at most 5, whence <= decoder + 1 + 5 (J-height)."""
+    J-above, so the recursion runs down the J-order: U and V add AND, OR; W adds AND,
+    OR (the window), OR, NOT; C adds OR, NOT; then the AND of E. So the bound is a
+    longest path in the feeder graph; every step is at most 5, whence <= decoder + 1 +
+    5 (J-height)."""
     D = DECODER_DEPTH
     jc, M, A = mon.j_class, mon.size, len(mon.letters)
     src = np.repeat(np.arange(M), A)
@@ -185,10 +186,13 @@ def ac0_gates(n_terms: int, fmt: FloatFormat) -> float:
 
 def _window_triples(mon: RoundingMonoid, S: np.ndarray) -> int:
     """How many (a, n, b), n in S, can be in some W: f_a n f_b strictly J-below both
-    f_a n and n f_b."""
+    f_a n and n f_b (one letter a at a time, to bound the memory)."""
     every = np.arange(len(mon.letters))
-    jl, jr, jlr = _triple_classes(mon, S, every, every)
-    return int(((jlr != jl) & (jlr != jr)).sum())
+    total = 0
+    for a in every.tolist():
+        jl, jr, jlr = _triple_classes(mon, S, every[a:a + 1], every)
+        total += int(((jlr != jl) & (jlr != jr)).sum())
+    return total
 
 
 def _triple_classes(mon: RoundingMonoid, ns: np.ndarray, ga: np.ndarray,
