@@ -38,7 +38,7 @@ import numpy as np
 from circuits.atomic import write_atomic
 from circuits.errors import CotsimInputError
 
-from .tasks import MAX_N, Task, check_setting, parse_task
+from .tasks import Task, check_setting, parse_task
 
 #: the largest number of layers
 MAX_LAYERS = 16
