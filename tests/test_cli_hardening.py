@@ -161,6 +161,19 @@ def test_npz_member_shorter_than_its_shape_is_refused_before_allocation(work, ca
     assert "PE.npy" not in arrays_read
 
 
+def test_npz_meta_claiming_a_huge_string_is_refused_unread(work, capsys, arrays_read):
+    members = _members(work / "m.npz")
+    buf = io.BytesIO()
+    np.lib.format.write_array_header_1_0(buf, {"descr": "<U100000000",
+                                               "fortran_order": False, "shape": ()})
+    members["meta.npy"] = buf.getvalue() + b"{}"  # claims 400 MB, holds 2 bytes
+    _write_zip(work / "meta.npz", members)
+    arrays_read.clear()
+    refused(capsys, work, "model", "info", work / "meta.npz",
+            words="'meta' must be a JSON string (a 0-d str array)")
+    assert arrays_read == []
+
+
 def test_npz_header_declaring_a_huge_model_is_refused(work, capsys):
     members = _members(work / "m.npz")
     meta = npz.load(work / "m.npz").meta()

@@ -197,6 +197,10 @@ def from_bytes(data: bytes, path: str = "<model>") -> Model:
         if info.file_size > MAX_NPY_HEADER:
             raise ModelError(f"{path}: 'meta' unpacks to {info.file_size} bytes, over the "
                              f"limit of {MAX_NPY_HEADER}")
+        shape, dtype, header = _member_header(zf, info, "meta", path)
+        if shape != () or dtype.kind not in "US" or info.file_size - header != dtype.itemsize:
+            # checked before reading: a header may claim 400 MB of string in a few bytes
+            raise ModelError(f"{path}: 'meta' must be a JSON string (a 0-d str array)")
         meta = _meta(_member_array(zf, info, "meta", path), path)
         check_size(meta, f"{path}: the header's")
         if meta["layers"] > len(members):  # more layers than arrays: some are missing
