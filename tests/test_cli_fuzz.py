@@ -203,6 +203,7 @@ def npz_cases(rng: random.Random, good: bytes) -> list[tuple[str, bytes]]:
               ("meta-list", archive({"meta.npy": meta_npy([1, 2])})),
               ("meta-float-array", archive({"meta.npy": npy(np.zeros(3))})),
               ("meta-object", archive({"meta.npy": header((), "|O") + b"\0" * 8})),
+              ("meta-huge-str", archive({"meta.npy": header((), "<U100000000") + b"{}"})),
               ("no-meta", archive({"meta.npy": None})),
               ("no-TE", archive({"TE.npy": None})),
               ("TE-wrong-shape", archive({"TE.npy": npy(np.zeros((2, 2)))})),
