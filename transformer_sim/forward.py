@@ -27,10 +27,11 @@ test_fastpath.py).
 
 The kernels take the weights as two objects, each built by one function: `Weights`
 (the dense arrays, `dense_weights`) and `WeightLayout` (the nonzero weights of every
-matrix as one CSR, with the first row of each matrix, `weight_layout`). Both are
-NamedTuples that cross into Numba as plain tuples and are rebuilt inside the kernel
-(``Weights(*w)``): Numba types a NamedTuple argument in Python, about 6 us a call, a
-plain tuple in C. Inside the kernels every field is read by name.
+matrix as one CSR, with the first row of each matrix, `weight_layout`). Inside the
+kernels every field is read by name. Both are NamedTuples, but they cross into Numba
+as plain tuples of arrays (``tuple(w)``, `layout_arg`) and are rebuilt inside the kernel
+(``Weights(*w)``, `_layout`): a decoding step costs microseconds, and Numba types a
+NamedTuple argument in Python (about 6 us a call), a tuple of arrays in C.
 """
 from __future__ import annotations
 
@@ -79,7 +80,7 @@ class WeightLayout(NamedTuple):
     ``q + (l * H + h) * k + c``, Wo[l, h, c] is ``o + (l * H + h) * d + c``, W1[l, r]
     is ``w1 + l * f + r``, Wout[v] is ``out + v``. Each row keeps its columns in
     increasing order, the order of its sum. Built by `weight_layout`, the only place
-    that knows the stacking order (`_BLOCKS`); pass ``tuple(lay)`` to a kernel."""
+    that knows the stacking order (`_BLOCKS`); pass `layout_arg(lay)` to a kernel."""
 
     ptr: np.ndarray  # int64, rows + 1
     idx: np.ndarray  # int64, column of each nonzero entry
@@ -91,6 +92,13 @@ class WeightLayout(NamedTuple):
     w1: int
     w2: int
     out: int
+
+
+def layout_arg(lay: WeightLayout) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """``lay`` as a kernel takes it: (ptr, idx, val, first rows as one int64 array, in
+    field order); the kernel rebuilds it with `_layout`. (Python ints in the tuple would
+    cost about 0.4 us a call to type.)"""
+    return lay.ptr, lay.idx, lay.val, np.array(lay[3:], dtype=np.int64)
 
 
 #: (WeightLayout field, Weights field) of each block of rows, in stacking order
@@ -162,6 +170,18 @@ def _argmax(x):
 def _embed(tok, t, TE, PE, P, h):
     for c in range(h.shape[0]):
         h[c] = add(TE[tok, c], PE[t, c], P)
+
+
+@njit(cache=True)
+def _layout(arg):
+    """The `WeightLayout` of `layout_arg`'s tuple (its first rows in field order)."""
+    ptr, idx, val, first = arg
+    return WeightLayout(ptr, idx, val, first[0], first[1], first[2], first[3], first[4],
+                        first[5], first[6])
+
+
+# `_layout` and `weight_layout` rely on it: one first row per block, in `_BLOCKS` order
+assert WeightLayout._fields[3:] == tuple(field for field, _ in _BLOCKS)
 
 
 @njit(cache=True)
@@ -275,7 +295,7 @@ def _step(tok, t, weights, layout, mode, P, K, Vt, A, fin, logits, skips, parts,
     (N + k) holds the selected indices.
     """
     w = Weights(*weights)
-    lay = WeightLayout(*layout)
+    lay = _layout(layout)
     L, H, k, d = w.Wq.shape
     f = w.W1.shape[1]
     h = np.empty(d)
@@ -443,7 +463,7 @@ def _fx_step(tok, t, fxw, layout, mode, P, Kc, Vc, A, S, NZj, NZa, qi, logits):
     Kc, Vc are (L, H, k, N): keys and values by coordinate, so that a score runs over
     contiguous rows. S, NZj, NZa (N) and qi (k) are scratch."""
     w = FxWeights(*fxw)
-    lay = WeightLayout(*layout)
+    lay = _layout(layout)
     L, H, k = Kc.shape[0], Kc.shape[1], Kc.shape[2]
     d, V, f = w.TE.shape[1], w.bout.shape[0], w.b1.shape[1]
     tab = w.exp_table
@@ -632,39 +652,42 @@ def next_token(model: Model, tokens: Sequence[int] | np.ndarray) -> int:
 
 
 class _GeneralKernel:
-    """`_step` with its cache: K (L, H, N, k), key rows by position, since a score is
-    one row against the query."""
+    """`_step` and its cache: K (L, H, N, k), key rows by position, since a score is one
+    row against the query. ``args`` are `_step`'s arguments after (tok, t), built once:
+    a decoding step costs microseconds, so `Decoder.push` passes them as one tuple."""
 
-    def __init__(self, model: Model, cap: int, skips: bool):
+    run = staticmethod(_step)
+
+    def __init__(self, model: Model, cap: int, skips: bool, A: np.ndarray,
+                 logits: np.ndarray):
         L, H, k = model.n_layers, model.heads, model.d_head
         w = dense_weights(model)
         self.skips = skips
-        self.args = (tuple(w), tuple(weight_layout(w)), model.sum_code, _params(model))
-        self.K = np.zeros((L, H, cap, k))
-        self.Vt = np.zeros((L, H, k, cap))
-        self.fin = np.zeros((L, H, 2, cap), dtype=np.bool_)
-        self.parts = np.empty(_MAX_PARTIALS + 2)
-        self.sel = np.empty(cap + k, dtype=np.int64)
-
-    def step(self, tok: int, t: int, A: np.ndarray, logits: np.ndarray) -> int:
-        return _step(tok, t, *self.args, self.K, self.Vt, A, self.fin, logits, self.skips,
-                     self.parts, self.sel)
+        K = np.zeros((L, H, cap, k))
+        Vt = np.zeros((L, H, k, cap))
+        fin = np.zeros((L, H, 2, cap), dtype=np.bool_)
+        parts = np.empty(_MAX_PARTIALS + 2)
+        sel = np.empty(cap + k, dtype=np.int64)
+        self.args = (tuple(w), layout_arg(weight_layout(w)), model.sum_code, _params(model),
+                     K, Vt, A, fin, logits, skips, parts, sel)
 
 
 class _FixedPointKernel:
-    """`_fx_step` with its cache: keys and values both (L, H, k, N), by coordinate, since
-    the scores of all keys run one query coordinate at a time."""
+    """`_fx_step` and its cache: keys and values both (L, H, k, N), by coordinate, since
+    the scores of all keys run one query coordinate at a time. ``args`` as in
+    `_GeneralKernel`."""
 
-    def __init__(self, model: Model, cap: int, fx: tuple[FxWeights, WeightLayout]):
+    run = staticmethod(_fx_step)
+
+    def __init__(self, model: Model, cap: int, fx: tuple[FxWeights, WeightLayout],
+                 A: np.ndarray, logits: np.ndarray):
         L, H, k = model.n_layers, model.heads, model.d_head
-        self.args = (tuple(fx[0]), tuple(fx[1]), model.sum_code, _params(model))
-        self.Kc = np.zeros((L, H, k, cap))
-        self.Vc = np.zeros((L, H, k, cap))
-        self.scratch = (np.empty(cap), np.empty(cap, dtype=np.int64), np.empty(cap),
-                        np.empty(k, dtype=np.int64))
-
-    def step(self, tok: int, t: int, A: np.ndarray, logits: np.ndarray) -> int:
-        return _fx_step(tok, t, *self.args, self.Kc, self.Vc, A, *self.scratch, logits)
+        Kc = np.zeros((L, H, k, cap))
+        Vc = np.zeros((L, H, k, cap))
+        S, NZj, NZa = np.empty(cap), np.empty(cap, dtype=np.int64), np.empty(cap)
+        qi = np.empty(k, dtype=np.int64)
+        self.args = (tuple(fx[0]), layout_arg(fx[1]), model.sum_code, _params(model),
+                     Kc, Vc, A, S, NZj, NZa, qi, logits)
 
 
 class Decoder:
@@ -685,12 +708,14 @@ class Decoder:
                  skips: bool = True):
         self.model = model
         cap = model.max_len if capacity is None else min(int(capacity), model.max_len)
-        fx = fixed_point_weights(model) if fast else None
-        self._kernel: _GeneralKernel | _FixedPointKernel = (
-            _FixedPointKernel(model, cap, fx) if fx is not None
-            else _GeneralKernel(model, cap, bool(skips)))
         self._A = np.zeros((model.n_layers, model.heads, cap))
         self._logits = np.empty(model.vocab)
+        fx = fixed_point_weights(model) if fast else None
+        self._kernel: _GeneralKernel | _FixedPointKernel = (
+            _FixedPointKernel(model, cap, fx, self._A, self._logits) if fx is not None
+            else _GeneralKernel(model, cap, bool(skips), self._A, self._logits))
+        self._run, self._args = self._kernel.run, self._kernel.args
+        self._capacity, self._vocab = cap, model.vocab  # read on every push
         self.position = 0  # number of tokens pushed so far
         self.undefined: ModelUndefined | None = None
 
@@ -703,22 +728,22 @@ class Decoder:
 
     @property
     def capacity(self) -> int:
-        return self._A.shape[2]
+        return self._capacity
 
     def push(self, token: int) -> int:
         """Append ``token`` at the next position; return the greedy next token."""
         if self.undefined is not None:
             raise self.undefined
         t = self.position
-        if t >= self.capacity:
+        if t >= self._capacity:
             if t >= self.model.max_len:
                 raise ModelError(f"sequence of {t + 1} tokens is longer than max_len "
                                  f"{self.model.max_len}")
             raise ValueError(f"decoder capacity {self.capacity} exceeded")
         tok = int(token)
-        if not 0 <= tok < self.model.vocab:
+        if not 0 <= tok < self._vocab:
             self.model.check_tokens([tok])  # raises ModelError with the message
-        code = self._kernel.step(tok, t, self._A, self._logits)
+        code = self._run(tok, t, *self._args)
         self.position = t + 1
         if code:
             H = self.model.heads
