@@ -54,8 +54,10 @@ def check_writable(out_dir: str | os.PathLike) -> Path:
     try:
         (out / "figures").mkdir(parents=True, exist_ok=True)
         probe = out / f".cotsim-probe-{os.getpid()}"
-        probe.write_bytes(b"")
-        probe.unlink()
+        try:
+            probe.write_bytes(b"")
+        finally:
+            probe.unlink(missing_ok=True)
     except OSError as e:
         raise CotsimInputError(f"cannot write the report to {out}: "
                                f"{e.strerror or e}") from None
