@@ -210,6 +210,26 @@ def smallest_keeping(rows: Sequence[dict[str, Any]], model: Model, ref: str
     return None
 
 
+def accuracy_tables(rows: Sequence[dict[str, Any]], ref: str
+                    ) -> list[tuple[str, list[str], list[list[str]]]]:
+    """Per task: (task, header, rows) of the accuracy-against-n table in ``ref``; a cell
+    is "paper's metric / free-running accuracy" in percent; the last row is chance."""
+    sel = [r for r in rows if r["format"] == ref]
+    acc = _by(sel, METRIC, "task", "setting", "layers", "n")
+    free = _by(sel, "accuracy", "task", "setting", "layers", "n")
+    chance = _by(sel, "chance", "task", "n")
+    tables = []
+    for task in _tasks(sel):
+        mine = [r for r in sel if r["task"] == task]
+        ns = _order(r["n"] for r in mine)
+        body = [[setting, str(L)] + [f"{_pct(acc.get((task, setting, L, n)))} / "
+                                     f"{_pct(free.get((task, setting, L, n)))}" for n in ns]
+                for setting in _settings(mine) for L in _order(r["layers"] for r in mine)]
+        body.append(["chance", ""] + [_pct(chance.get((task, n))) for n in ns])
+        tables.append((task, ["setting", "L"] + [f"n={n}" for n in ns], body))
+    return tables
+
+
 def markdown(rows: Sequence[dict[str, Any]], figures: Sequence[str] = ()) -> str:
     """The report's tables (and links to ``figures``) as markdown."""
     ref = reference_format(rows)
@@ -220,24 +240,12 @@ def markdown(rows: Sequence[dict[str, Any]], figures: Sequence[str] = ()) -> str
            "token right under teacher forcing; base and hint: the answer), in percent, "
            "the trained model run by the simulator in the format, averaged over seeds.", ""]
     out += [f"![{Path(f).stem}]({f})" for f in figures] + [""]
-    sel = [r for r in rows if r["format"] == ref]
-    acc = _by(sel, METRIC, "task", "setting", "layers", "n")
-    free = _by(sel, "accuracy", "task", "setting", "layers", "n")
-    chance = _by(sel, "chance", "task", "n")
     out += [f"## Accuracy against n ({ref})", "",
             "Each cell: the paper's metric / free-running answer accuracy.", ""]
-    for task in _tasks(sel):
-        mine = [r for r in sel if r["task"] == task]
-        ns = _order(r["n"] for r in mine)
-        out += [f"**{task}**", "", "| setting | L | " + " | ".join(f"n={n}" for n in ns) + " |",
-                "|---|---|" + "---|" * len(ns)]
-        for setting in _settings(mine):
-            for L in _order(r["layers"] for r in mine):
-                cells = [f"{_pct(acc.get((task, setting, L, n)))} / "
-                         f"{_pct(free.get((task, setting, L, n)))}" for n in ns]
-                out.append(f"| {setting} | {L} | " + " | ".join(cells) + " |")
-        out.append("| chance | | " + " | ".join(_pct(chance.get((task, n))) for n in ns)
-                   + " |")
+    for task, header, body in accuracy_tables(rows, ref):
+        out += [f"**{task}**", "", "| " + " | ".join(header) + " |",
+                "|" + "---|" * len(header)]
+        out += ["| " + " | ".join(cells) + " |" for cells in body]
         out.append("")
     allacc = _by(rows, METRIC, "task", "setting", "n", "layers", "format")
     undef = _by(rows, "undefined", "task", "setting", "n", "layers", "format")
@@ -302,3 +310,102 @@ def write_report(sweep_dir: str | os.PathLike, out_dir: str | os.PathLike | None
                 pass
         raise
     return [p for p, _ in files]
+
+
+# --- the experiments section of `cotsim demo` ------------------------------------------------
+#: the sweep `cotsim demo` runs when the user names none (a few minutes on 2 cores)
+QUICK_SPEC = Path(__file__).with_name("quick.toml")
+
+
+def _inline_svg(svg: str) -> str:
+    """An SVG file as an element of an HTML page (no prolog, doctype or namespaces)."""
+    import re
+
+    svg = re.sub(r"<\?xml[^>]*\?>", "", svg)
+    svg = re.sub(r"<!DOCTYPE[^>]*>", "", svg, flags=re.S)
+    return re.sub(r'\s+xmlns(:\w+)?="[^"]*"', "", svg).strip()
+
+
+def demo_sections(sweep_dir: str | os.PathLike, page_dir: str | os.PathLike,
+                  note: str = "") -> tuple[str, str]:
+    """(html, markdown) of the demo page's experiments section for a finished sweep:
+    its report is written first (into ``sweep_dir/report/``); the HTML inlines the
+    figures, the markdown links them relative to ``page_dir``."""
+    import html as _html
+
+    paths = write_report(sweep_dir)
+    rows = read_results(sweep_dir)
+    ref = reference_format(rows)
+    tables = accuracy_tables(rows, ref)
+    report_md = next(p for p in paths if p.suffix == ".md")
+    rel = Path(os.path.relpath(report_md.parent, Path(page_dir).resolve()))
+    runs = len({r["run"] for r in rows})
+    intro = (f"{runs} trained models from the sweep in {sweep_dir} ({note}"
+             f"{len({r['format'] for r in rows})} formats). Accuracy against n in {ref}: "
+             "the paper's metric (cot: every chain token right under teacher forcing; base "
+             "and hint: the answer) / the free-running answer, in percent, the model run by "
+             "the simulator. Full tables: ")
+    md = ["", "## Experiments (the paper's Section 5)", "",
+          intro + f"[report.md]({(rel / 'report.md').as_posix()}).", ""]
+    parts = ['<section class="check" id="experiments">',
+             "<h2>Experiments (the paper's Section 5)</h2>",
+             f"<p>{_html.escape(intro)}<code>{_html.escape(str(report_md))}</code>.</p>"]
+    for task, header, body in tables:
+        md += [f"**{task}**", "", "| " + " | ".join(header) + " |",
+               "|" + "---|" * len(header)]
+        md += ["| " + " | ".join(c) + " |" for c in body] + [""]
+        parts.append(f"<h3>{_html.escape(task)}</h3><table><tr>"
+                     + "".join(f"<th>{_html.escape(h)}</th>" for h in header) + "</tr>"
+                     + "".join("<tr>" + "".join(f"<td>{_html.escape(c)}</td>" for c in row)
+                               + "</tr>" for row in body) + "</table>")
+    for p in paths:
+        if p.suffix == ".svg":
+            md += [f"![{p.stem}]({(rel / p.name).as_posix()})", ""]
+            parts.append(f"<figure>{_inline_svg(p.read_text(encoding='utf-8'))}"
+                         f"<figcaption>{_html.escape(p.stem.replace('_', ' '))}"
+                         "</figcaption></figure>")
+    parts.append("</section>")
+    return "\n".join(parts), "\n".join(md) + "\n"
+
+
+def add_to_demo(page: str | os.PathLike, sweep_dir: str | os.PathLike | None,
+                progress: bool = True) -> str:
+    """Add the experiments section to the demo page ``page`` (index.html, with index.md
+    beside it), from ``sweep_dir`` or, when None, from `QUICK_SPEC` run into
+    ``<page's folder>/experiments/`` (resumed: a second demo trains nothing). Returns a
+    line for the terminal."""
+    from circuits.atomic import write_atomic_many
+
+    from .sweep import run_sweep, summary_line
+
+    page = Path(page)
+    line = ""
+    note = ""
+    if sweep_dir is None:
+        sweep_dir = page.parent / "experiments"
+        result = run_sweep(QUICK_SPEC, sweep_dir, progress=progress)
+        line = summary_line(result) + "; "
+        note = f"{QUICK_SPEC.name}, "
+    html_part, md_part = demo_sections(sweep_dir, page.parent, note)
+    text = page.read_text(encoding="utf-8")
+    if "</main>" in text:
+        text = text.replace("</main>", html_part + "\n</main>", 1)
+    else:
+        text = text.replace("</body>", html_part + "\n</body>", 1)
+    md = page.with_name("index.md")
+    files = [(page, text)]
+    if md.exists():
+        files.append((md, md.read_text(encoding="utf-8").rstrip("\n") + "\n" + md_part))
+    write_atomic_many(files)
+    return line + f"experiments: {Path(sweep_dir) / 'report' / 'report.md'}"
+
+
+def check_sweep_folder(sweep_dir: str | os.PathLike) -> None:
+    """One line when ``sweep_dir`` is not a sweep with results (before a demo runs)."""
+    d = Path(sweep_dir)
+    if not (d / "sweep.json").is_file():
+        raise CotsimInputError(f"--experiments {d}: not a sweep folder (no sweep.json); run "
+                               "cotsim experiment sweep SPEC.toml -o DIR first")
+    if not read_results(d):
+        raise CotsimInputError(f"--experiments {d}: no finished runs yet (results.jsonl is "
+                               "empty)")

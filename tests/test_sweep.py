@@ -294,3 +294,30 @@ def test_report_of_a_non_sweep_folder(tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "not a sweep folder" in err
     assert os.listdir(tmp_path) == []
+
+
+# --- cotsim demo ---------------------------------------------------------------------------
+def test_demo_shows_the_experiments_of_a_sweep(swept, tmp_path, capsys):
+    _, full, _ = swept
+    out = tmp_path / "rep"
+    assert main(["demo", "--out", str(out), "rounding_is_counter_free",
+                 "--experiments", str(full)]) == 0
+    page = (out / "index.html").read_text()
+    md = (out / "index.md").read_text()
+    assert page.count('id="experiments"') == 1 and page.index('id="experiments"') < \
+        page.index("</main>")
+    assert "<svg" in page[page.index('id="experiments"'):]
+    assert "## Experiments (the paper's Section 5)" in md
+    for svg in ("accuracy_vs_n.svg", "accuracy_vs_format.svg"):  # links resolve
+        link = next(l for l in md.splitlines() if l.startswith("![") and svg in l)
+        assert (out / link[link.index("(") + 1:-1]).resolve() == (full / "report" / svg)
+    assert "experiments:" in capsys.readouterr().out
+
+
+def test_demo_refuses_a_non_sweep_before_the_checks(tmp_path, capsys):
+    out = tmp_path / "rep"
+    assert main(["demo", "--out", str(out), "rounding_is_counter_free",
+                 "--experiments", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "not a sweep folder" in err
+    assert not out.exists()

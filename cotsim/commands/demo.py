@@ -1,5 +1,6 @@
-"""``cotsim demo [--out DIR] [--quick | --full]``: run the theorem checks and write the
-report: DIR/index.html (one self-contained page) and DIR/index.md with its figures.
+"""``cotsim demo [--out DIR] [--quick | --full] [--experiments SWEEP]``: run the theorem
+checks and write the report: DIR/index.html (one self-contained page) and DIR/index.md
+with its figures, and an experiments section (`experiments.report.add_to_demo`).
 
 Exit 0 when every check holds, 1 when one fails (the report is written either way), 2
 when DIR cannot be written.
@@ -23,6 +24,12 @@ def register(sub: argparse._SubParsersAction, name: str) -> None:
     mode.add_argument("--full", dest="quick", action="store_false",
                       help="the full ladders (long: every ISCAS-85 circuit, 10^4 gates)")
     p.add_argument("names", nargs="*", metavar="NAME", help="checks to run (default: all)")
+    p.add_argument("--experiments", metavar="DIR", default=None,
+                   help="show the results of a sweep you ran (cotsim experiment sweep); "
+                   "by default, with no NAME, a quick sweep (experiments/quick.toml, a few "
+                   "minutes) runs into OUT/experiments/ and is reused by the next demo")
+    p.add_argument("--no-experiments", action="store_true",
+                   help="no experiments section")
     p.set_defaults(run=run)
 
 
@@ -35,6 +42,7 @@ def run(args: argparse.Namespace) -> int:
     from .check import progress_hooks, select
 
     names = select(args.names)
+    experiments = _experiments_wanted(args)
     figures = Path(args.out).absolute() / "figures"
     made = [p for p in (figures, *figures.parents) if not p.exists()]  # deepest first
     check_writable(args.out)  # fail in one line before minutes of work
@@ -51,5 +59,32 @@ def run(args: argparse.Namespace) -> int:
             except OSError:
                 break
         raise
+    if experiments:
+        from experiments.report import add_to_demo
+
+        print(add_to_demo(page, args.experiments))
     print(f"report: {page.resolve()}")
     return 0 if all(r.holds for r in results) else 1
+
+
+def _experiments_wanted(args: argparse.Namespace) -> bool:
+    """Whether the report gets an experiments section: from --experiments DIR (checked
+    now, before the checks run), or a quick sweep when no check is named and the
+    experiments extra (JAX, Dask) is installed."""
+    if args.no_experiments:
+        return False
+    if args.experiments is not None:
+        from experiments.report import check_sweep_folder
+
+        check_sweep_folder(args.experiments)
+        return True
+    if args.names:
+        return False
+    import importlib.util
+
+    missing = [m for m in ("jax", "optax", "distributed")
+               if importlib.util.find_spec(m) is None]
+    if missing:
+        print(f"experiments section skipped: {', '.join(missing)} not installed "
+              "(pip install -e '.[experiments]')")
+    return not missing
