@@ -21,6 +21,7 @@ from .builder import CircuitBuilder
 from .errors import CircuitTooLarge, CotsimInputError, ParseError
 from .io import Loaded
 from .ir import MAX_NODES, Circuit, Kind
+from .toposort import depth_first_order
 
 _FIELDS = ("M", "I", "L", "O", "A", "B", "C", "J", "F")
 _MAX_DIGITS = 18  # larger numbers cannot describe a circuit within MAX_NODES
@@ -152,35 +153,16 @@ class _Reader:
 
     def _topological(self, ands: dict[int, tuple[int, int, int]]) -> list[int]:
         """AND variables in an order where fan-ins come first; file order where possible."""
-        state: dict[int, int] = {}  # 1 on the stack, 2 done
         order: list[int] = []
-        for root in ands:
-            if root in state:
-                continue
-            stack = [(root, 0)]
-            state[root] = 1
-            while stack:
-                var, k = stack[-1]
-                if k < 2:
-                    stack[-1] = (var, k + 1)
-                    child = ands[var][k] >> 1
-                    if child not in ands:
-                        continue
-                    st = state.get(child)
-                    if st == 1:
-                        cycle = [v for v, _ in stack]
-                        cycle = cycle[cycle.index(child):] + [child]
-                        shown = " -> ".join(str(2 * v) for v in cycle[:8])
-                        raise self.error(f"combinational cycle through AND literals {shown}"
-                                         f"{' ...' if len(cycle) > 8 else ''}",
-                                         ands[child][2])
-                    if st is None:
-                        state[child] = 1
-                        stack.append((child, 0))
-                else:
-                    stack.pop()
-                    state[var] = 2
-                    order.append(var)
+
+        def cycle_error(path: list[int]) -> ParseError:
+            cycle = path + [path[0]]
+            shown = " -> ".join(str(2 * v) for v in cycle[:8])
+            return self.error(f"combinational cycle through AND literals {shown}"
+                              f"{' ...' if len(cycle) > 8 else ''}", ands[path[0]][2])
+
+        depth_first_order(ands, lambda var: (ands[var][0] >> 1, ands[var][1] >> 1),
+                          lambda child, _: child in ands, order.append, cycle_error)
         return order
 
     def output_lines(self, h: dict[str, int], pos: int, line: int):

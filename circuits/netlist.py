@@ -11,6 +11,7 @@ from typing import Sequence
 from .builder import CircuitBuilder
 from .errors import ParseError
 from .ir import Circuit, Kind
+from .toposort import depth_first_order
 
 
 @dataclass
@@ -62,42 +63,29 @@ class Netlist:
         ids: dict[str, int] = {}
         for name in self.inputs:
             ids[name] = b.input(name)
-        # Iterative DFS from each definition in file order, so that the order of the file
-        # is kept wherever it already is topological.
-        state: dict[str, int] = {}  # 1 = on the stack, 2 = done
-        for root in self.defs:
-            if root in ids:
-                continue
-            stack: list[tuple[str, int]] = [(root, 0)]
-            state[root] = 1
-            while stack:
-                name, k = stack[-1]
-                d = self.defs[name]
-                if k < len(d.ins):
-                    stack[-1] = (name, k + 1)
-                    child = d.ins[k]
-                    if child in ids:
-                        continue
-                    if child not in self.defs:
-                        raise self.error(f"signal {child!r} is used by {name!r} but never defined",
-                                         d.line)
-                    st = state.get(child)
-                    if st == 1:
-                        cycle = [n for n, _ in stack[[n for n, _ in stack].index(child):]]
-                        shown = " -> ".join(cycle[:6] + (["..."] if len(cycle) > 6 else []) + [child])
-                        raise self.error(f"combinational cycle: {shown}", self.defs[child].line)
-                    if st is None:
-                        state[child] = 1
-                        stack.append((child, 0))
-                else:
-                    stack.pop()
-                    state[name] = 2
-                    ins = [ids[i] for i in d.ins]
-                    if d.kind in (Kind.CONST0, Kind.CONST1):
-                        node = b.const(d.kind == Kind.CONST1, name=name)
-                    else:
-                        node = b.gate(d.kind, ins, d.weights, d.threshold, name=name)
-                    ids[name] = node
+        # Fan-ins first, file order where the file is already topological.
+        def follow(child: str, parent: str) -> bool:
+            if child in ids:
+                return False
+            if child not in self.defs:
+                raise self.error(f"signal {child!r} is used by {parent!r} but never defined",
+                                 self.defs[parent].line)
+            return True
+
+        def cycle_error(cycle: list[str]) -> ParseError:
+            shown = " -> ".join(cycle[:6] + (["..."] if len(cycle) > 6 else []) + [cycle[0]])
+            return self.error(f"combinational cycle: {shown}", self.defs[cycle[0]].line)
+
+        def emit(name: str) -> None:
+            d = self.defs[name]
+            if d.kind in (Kind.CONST0, Kind.CONST1):
+                ids[name] = b.const(d.kind == Kind.CONST1, name=name)
+            else:
+                ids[name] = b.gate(d.kind, [ids[i] for i in d.ins], d.weights, d.threshold,
+                                   name=name)
+
+        depth_first_order(self.defs, lambda name: self.defs[name].ins, follow, emit,
+                          cycle_error)
         for name, line in self.outputs:
             if name not in ids:
                 raise self.error(f"output {name!r} is never defined", line)
