@@ -15,6 +15,31 @@ from .ir import COMMUTATIVE, NULLARY, UNARY, Circuit, Kind
 
 
 class CircuitBuilder:
+    """Builds an immutable `Circuit` one node at a time, in topological order.
+
+    Add the primary inputs first (`input`, `inputs`), then constants (`const`) and gates
+    (`gate`, or the shorthands `AND`, `OR`, `NOT`, `XOR`, `MAJ`, `THR`), whose fan-ins
+    must be node ids returned earlier: so the node order is topological by
+    construction. Name the outputs with `output` (a node may be several outputs), then
+    call `build`. Every adding method returns the node id to use as a fan-in later; the
+    id can be an existing node, as follows.
+
+    - ``strash`` (structural hashing): a gate equal to one already built (same kind,
+      fan-ins and weights, in any order for commutative kinds and THR, same threshold)
+      returns the existing node, and there is at most one node per constant. Commutative
+      and THR fan-ins are then stored sorted.
+    - ``fold`` (constant folding and local simplification): constant fan-ins are
+      evaluated away, BUF(x) is x, NOT(NOT(x)) is x, repeated AND/OR fan-ins are merged,
+      XOR pairs cancel, MAJ becomes THR once a fan-in is constant, and a gate whose
+      value no longer depends on its inputs becomes a constant. A gate can thus come
+      back as an existing node, a constant, or a gate of another kind.
+
+    Readers turn both off, so that a file's gates and statistics are kept as written;
+    generators and passes keep both on. `set_tag` labels the nodes added after it with
+    where they came from (e.g. which part of a construction): `Circuit.tags`, used by
+    the diagrams. Node names (``name=``) are kept for gates added as new nodes.
+    """
+
     def __init__(self, *, strash: bool = True, fold: bool = True):
         self.strash = strash
         self.fold = fold
