@@ -141,7 +141,7 @@ def accuracy_vs_n_svg(rows: Sequence[dict[str, Any]], fmt: str | None = None) ->
             ch = [(n, chance.get((task, n))) for n in ns if chance.get((task, n)) is not None]
             if ch:
                 ax.plot([c[0] for c in ch], [c[1] for c in ch], color="0.6", linestyle=":",
-                        label="chance")
+                        marker="_", markersize=14, label="chance")
             ax.set_title(task)
             ax.set_xlabel("n")
             ax.set_ylim(-0.03, 1.03)

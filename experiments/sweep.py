@@ -355,7 +355,7 @@ def _connect(scheduler: str | None, workers: int | None):
     n = workers or max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
                        else os.cpu_count() or 1)
     cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
-                           dashboard_address=None, silence_logs=logging.ERROR,
+                           dashboard_address=":0", silence_logs=logging.ERROR,
                            env=dict(WORKER_ENV))
     return Client(cluster), cluster
 
