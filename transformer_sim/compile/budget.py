@@ -173,18 +173,19 @@ def resolve_iterative(model: Model, seq_len: int, sum_mode: str, iterative: str 
             "(paper:e=0,s=S); with exponent bits the paper leaves TC0 open. Use ac0 (small "
             "formats) or tree")
     if iterative in ("ac0", "auto"):
-        try:  # TEMPORARY while sums_ac0 lands (removed before this session ends)
-            from .sums_ac0 import ac0_feasible
-        except ModuleNotFoundError:
-            def ac0_feasible(fmt):
-                return "not built yet"
+        from .monoid import MAX_STATES, MONOID_LIMIT
+        from .sums_ac0 import ac0_feasible
 
-        why = ac0_feasible(fmt)
-        if iterative == "ac0" and why is not True:
-            raise CotsimInputError(f"format {fmt.spec}: --iterative ac0 (Theorem 3.1) is "
-                                   f"out of reach: {why}. Use tc0 (fixed point) or tree")
+        feasible = ac0_feasible(fmt)
+        if iterative == "ac0" and not feasible:
+            raise CotsimInputError(
+                f"format {fmt.spec}: --iterative ac0 (Theorem 3.1) needs the format's "
+                f"rounded-addition monoid, and it is out of reach (a paper format of at most "
+                f"{MAX_STATES} values whose monoid has at most {MONOID_LIMIT} elements); use "
+                "tc0 (fixed point) or tree")
         if iterative == "auto":
-            if why is True and estimate(model, seq_len, sum_mode, iterative="ac0")["total"] <= budget:
+            if feasible and estimate(model, seq_len, sum_mode,
+                                     iterative="ac0")["total"] <= budget:
                 return "ac0"
             return "tc0" if fmt.is_fixed_point else "tree"
     return iterative

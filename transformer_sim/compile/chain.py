@@ -25,6 +25,7 @@ from circuits.errors import CotsimInputError
 from ..model import Model
 from .driver import CompiledModel, check_compilable, finish_circuit, new_context, with_sum_mode
 from .budget import DEFAULT_BUDGET, estimate
+from ..progress import progress_bar
 from .walker import Walker, token_bits, token_bundle
 
 
@@ -51,13 +52,15 @@ def compile_chain(model: Model, prompt_len: int, steps: int, sum_mode: str | Non
     nb = token_bits(model.vocab)
     tokens = [token_bundle(b.inputs([f"x{i}_{j}" for j in range(nb)]), model.vocab)
               for i in range(prompt_len)]
-    walker = Walker(ctx, model, mode)
+    total = model.n_layers * model.heads * sum(prompt_len + s for s in range(steps))
     raws, undefs = [], []
-    for s in range(steps):
-        raw, undef = walker.run(tokens)
-        raws.append(raw)
-        undefs.append(undef)
-        tokens = tokens + [token_bundle(raw, model.vocab)]
+    with progress_bar(total, "compile", unit="pos", min_total=1) as bar:
+        walker = Walker(ctx, model, mode, bar)
+        for s in range(steps):
+            raw, undef = walker.run(tokens)
+            raws.append(raw)
+            undefs.append(undef)
+            tokens = tokens + [token_bundle(raw, model.vocab)]
     with ctx.tag("argmax"):
         undef = b.OR(*undefs) if len(undefs) > 1 else undefs[0]
     circuit = finish_circuit(ctx, {f"step{s}_tok": raw for s, raw in enumerate(raws)}, undef,

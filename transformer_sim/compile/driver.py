@@ -35,6 +35,7 @@ from circuits.normalize import sweep
 
 from ..model import SUM_MODES, Model
 from .budget import DEFAULT_BUDGET, check, depth_bound, resolve_adder, resolve_iterative
+from ..progress import progress_bar
 from .walker import Walker, token_bits, token_bundle
 from .context import Ctx
 
@@ -159,7 +160,9 @@ def compile_model(model: Model, seq_len: int, sum_mode: str | None = None,
     nb = token_bits(model.vocab)
     tokens = [token_bundle(b.inputs([f"x{i}_{j}" for j in range(nb)]), model.vocab)
               for i in range(seq_len)]
-    raw, undef = Walker(ctx, model, mode).run(tokens)
+    with progress_bar(model.n_layers * model.heads * seq_len, "compile", unit="pos",
+                      min_total=1) as bar:
+        raw, undef = Walker(ctx, model, mode, bar).run(tokens)
     circuit = finish_circuit(ctx, {"tok": raw}, undef, optimise)
     return CompiledModel(circuit, model, seq_len, mode, est, budget,
                          time.perf_counter() - start, adder=adder, iterative=iterative)

@@ -167,21 +167,36 @@ def ac0_gates(n_terms: int, fmt: FloatFormat) -> float:
         return float("inf")
     mon = monoid_of(fmt)
     n, A = int(n_terms), len(mon.letters)
-    layers = _layers(mon, n)
-    classes = min(mon.n_j, len(layers[-1]))             # J-classes any factor can need
+    stats = _layer_stats(mon)
     total = 2.0 * n * A + n + fmt.bit_width              # decoders, units, output ORs
-    for q, S in enumerate(layers):
-        s = len(S)
+    for q in range(n + 1):
+        s, pairs, triples = stats[min(q, len(stats) - 1)]  # the layers stop growing
+        classes = min(mon.n_j, stats[min(n, len(stats) - 1)][0])  # J-classes any factor needs
         count = n - q + 1                                # factors of length q
         if q >= 1:                                       # E, U, V, C, W, 2 NOT
             total += count * (s + min(mon.n_r, s) + min(mon.n_l, s) + 4 * min(mon.n_j, s))
         if q < n:                                        # prefix / suffix pairs
-            ur = mon.r_class[mon.right[S]] != mon.r_class[S][:, None]
-            vl = mon.l_class[mon.left[S]] != mon.l_class[S][:, None]
-            total += (n - q) * (int(ur.sum()) + int(vl.sum()))
+            total += (n - q) * pairs
         if q <= n - 2:                                   # windows a u b, |u| = q
-            total += (n - q - 1) * (_window_triples(mon, S) + classes)  # ANDs, ORs
+            total += (n - q - 1) * (triples + classes)   # ANDs, ORs
     return total
+
+
+@lru_cache(maxsize=16)
+def _layer_stats(mon: RoundingMonoid) -> list[tuple[int, int, int]]:
+    """Per length q of words, until the set of their elements S_q stops growing (then
+    S_(q+1) = S_q A = S_q for ever): (|S_q|, the prefix/suffix pairs that leave an R-
+    resp. L-class, the window triples over S_q)."""
+    out = []
+    S = np.array([mon.identity])
+    while True:
+        ur = mon.r_class[mon.right[S]] != mon.r_class[S][:, None]
+        vl = mon.l_class[mon.left[S]] != mon.l_class[S][:, None]
+        out.append((len(S), int(ur.sum()) + int(vl.sum()), _window_triples(mon, S)))
+        nxt = np.unique(mon.right[S])
+        if len(out) > 1 and np.array_equal(nxt, S):
+            return out
+        S = nxt
 
 
 def _window_triples(mon: RoundingMonoid, S: np.ndarray) -> int:

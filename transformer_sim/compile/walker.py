@@ -58,8 +58,9 @@ def token_bundle(bits: Sequence[int], vocab: int) -> Bundle:
 class Walker:
     """Builds one forward pass (one prompt length) into ``ctx``'s builder."""
 
-    def __init__(self, ctx: Ctx, model: Model, sum_mode: str):
+    def __init__(self, ctx: Ctx, model: Model, sum_mode: str, bar=None):
         self.ctx = ctx
+        self.bar = bar  # a transformer_sim.progress bar, advanced once per (head, position)
         self.model = model
         self.fmt = model.fmt
         self.exact = sum_mode == "exact"
@@ -124,6 +125,8 @@ class Walker:
             V = [self.matvec(layer.Wv[hd], h[i]) for i in range(max(out_pos) + 1)]
         U = {}
         for i in range(n):
+            if self.bar is not None:
+                self.bar.update(1)
             with ctx.tag(f"{pre}/score"):
                 s = [self.dims_sum([Expr(lambda a, b: fmt.mul(a, b), (Q[i][c], K[j][c]))
                                     for c in range(len(Q[i]))]) for j in range(i + 1)]

@@ -1,0 +1,154 @@
+"""Whole models compiled with the constant-depth iterative constructions (Theorems 3.1
+and 3.2): ``--iterative tc0`` (fixed point, threshold gates) and ``--iterative ac0``
+(AND/OR/NOT only), against the simulator on every prompt, against the log-depth tree by
+ABC's ``cec``, through ``cotsim compile``, and their refusals.
+
+The sum-level tests (every walk, every word, Hypothesis) are in test_sums_tc0.py and
+test_sums_ac0.py; here the constructions run inside the compiler's Walker, on random
+models nobody tuned them to."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from circuits.analysis import basis
+from circuits.errors import CotsimInputError
+from circuits.io import load, save
+from conftest import needs_abc, run_cli
+from oracles.equivalence import abc_cec
+from transformer_sim.compile import compile_model
+from transformer_sim.compile.budget import depth_bound, resolve_iterative
+from transformer_sim.compile.chain import compile_chain
+from transformer_sim.compile.examples import majority_model
+from transformer_sim.compile.verify import verify
+from transformer_sim.npz import save as save_model
+from transformer_sim.random_model import random_model
+
+
+def rand(fmt: str, seed: int, vocab: int = 3, max_len: int = 16, d: int = 2):
+    return random_model(vocab, 1, 1, d, 2, max_len, fmt, "iterative", seed=seed,
+                        check_prompts=0)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize("fmt,iterative,n", [("paper:e=0,s=1", "ac0", 4),
+                                             ("paper:e=0,s=1", "tc0", 5),
+                                             ("paper:e=0,s=2", "tc0", 5),
+                                             ("paper:e=0,s=3", "tc0", 4),
+                                             ("paper:e=1,s=1", "ac0", 3)])
+def test_every_prompt_agrees(fmt, iterative, n, seed):
+    cm = compile_model(rand(fmt, seed), n, iterative=iterative, budget=10 ** 7)
+    assert cm.iterative == iterative
+    v = verify(cm)
+    assert v.exhaustive and v.agrees, v.mismatches
+    assert cm.circuit.size <= cm.estimate
+    assert cm.figures()["depth"] <= cm.depth_bound
+    want = "AC0" if iterative == "ac0" else "TC0"
+    assert basis(cm.circuit) in (want, "fanin2") or (want == "TC0" and
+                                                     basis(cm.circuit) == "AC0")
+    if iterative == "ac0":
+        assert basis(cm.circuit) in ("AC0", "fanin2")  # no threshold gate anywhere
+
+
+def test_two_layers_and_heads_agree():
+    m = random_model(2, 2, 2, 2, 2, 16, "paper:e=0,s=1", "iterative", seed=4, check_prompts=0)
+    for it in ("tc0", "ac0"):
+        cm = compile_model(m, 4, iterative=it, budget=10 ** 7)
+        v = verify(cm)
+        assert v.exhaustive and v.agrees, (it, v.mismatches)
+        assert cm.figures()["depth"] <= cm.depth_bound
+
+
+def test_chain_agrees_with_run_cot():
+    m = rand("paper:e=0,s=2", 5, vocab=2)
+    cc = compile_chain(m, 3, 3, iterative="tc0")
+    v = verify(cc)
+    assert v.agrees, v.mismatches
+    assert cc.iterative == "tc0" and cc.figures()["depth"] <= cc.depth_bound
+
+
+def test_bounds_do_not_depend_on_n():
+    """The constructions' bounds are free of n; the tree's grows."""
+    for fmt, it in (("paper:e=0,s=1", "ac0"), ("paper:e=0,s=2", "tc0")):
+        m = majority_model(128, fmt, "iterative")
+        bounds = {depth_bound(m, n, "iterative", iterative=it) for n in (4, 16, 64, 128)}
+        assert len(bounds) == 1, (fmt, it, bounds)
+    m = majority_model(128, "paper:e=0,s=2", "iterative")
+    assert depth_bound(m, 128, "iterative", iterative="tree") > \
+        depth_bound(m, 4, "iterative", iterative="tree")
+
+
+def test_tc0_depth_is_flat_on_a_random_model():
+    m = rand("paper:e=0,s=2", 1, vocab=2, max_len=64)
+    depths = {n: compile_model(m, n, iterative="tc0").figures()["depth"] for n in (16, 32, 64)}
+    bound = depth_bound(m, 64, "iterative", iterative="tc0")
+    assert max(depths.values()) <= bound, depths
+
+
+@needs_abc
+@pytest.mark.parametrize("n", [3, 4])
+def test_ac0_model_equals_tree_model_by_abc(n, tmp_path):
+    m = rand("paper:e=0,s=1", 7, vocab=2)
+    a = compile_model(m, n, iterative="ac0").circuit
+    t = compile_model(m, n, iterative="tree").circuit
+    assert basis(a) in ("AC0", "fanin2") and basis(t) in ("AC0", "fanin2")
+    save(a, tmp_path / "ac0.aig")
+    save(t, tmp_path / "tree.aig")
+    assert "Networks are equivalent" in abc_cec(tmp_path / "ac0.aig", tmp_path / "tree.aig")
+
+
+def test_auto_picks_the_constant_depth_construction():
+    e0s1 = majority_model(64, "paper:e=0,s=1", "iterative")
+    assert resolve_iterative(e0s1, 8, "iterative") == "ac0"
+    # beyond the budget ac0 gives way to tc0 (fixed point) ...
+    assert resolve_iterative(e0s1, 64, "iterative", budget=10 ** 5) == "tc0"
+    # ... and to the tree with exponent bits; exact sums use none of them
+    wide = random_model(2, 1, 1, 2, 2, 8, "paper:e=2,s=2", "iterative", seed=0,
+                        check_prompts=0)
+    assert resolve_iterative(wide, 8, "iterative") == "tree"
+    assert resolve_iterative(e0s1, 8, "exact") == "none"
+
+
+def test_refusals_name_the_reason():
+    e1 = rand("paper:e=1,s=1", 0)
+    with pytest.raises(CotsimInputError, match="fixed-point.*leaves TC0 open"):
+        compile_model(e1, 3, iterative="tc0")
+    wide = random_model(2, 1, 1, 2, 2, 8, "paper:e=2,s=3", "iterative", seed=0,
+                        check_prompts=0)
+    with pytest.raises(CotsimInputError, match="ac0 .*out of reach"):
+        compile_model(wide, 3, iterative="ac0")
+    with pytest.raises(CotsimInputError, match="iterative construction 'fast'"):
+        compile_model(e1, 3, iterative="fast")
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("iter")
+    save_model(rand("paper:e=0,s=1", 3, vocab=2), folder / "e0s1.npz")
+    save_model(rand("paper:e=1,s=1", 3, vocab=2), folder / "e1s1.npz")
+    return folder
+
+
+@pytest.mark.parametrize("it", ["tc0", "ac0", "tree"])
+def test_cli_json_and_verify(models, tmp_path, capsys, it):
+    code, out, err = run_cli(capsys, "compile", models / "e0s1.npz", "--seq-len", "4",
+                             "--iterative", it, "-o", tmp_path / "c.json", "--verify",
+                             "--json")
+    assert code == 0, err
+    figs = json.loads(out)
+    assert figs["iterative"] == it and figs["sum"] == "iterative"
+    assert figs["depth"] <= figs["depth_bound"]
+    assert figs["verify"]["agrees"] and figs["verify"]["exhaustive"]
+    assert figs["basis"] == basis(load(tmp_path / "c.json"))
+    assert figs["basis"] in (("TC0",) if it == "tc0" else ("AC0", "fanin2")) or \
+        (it == "tc0" and figs["basis"] == "AC0")
+
+
+def test_cli_refusal_is_one_line(models, tmp_path, capsys):
+    out_file = tmp_path / "c.json"
+    code, out, err = run_cli(capsys, "compile", models / "e1s1.npz", "--seq-len", "4",
+                             "--iterative", "tc0", "-o", out_file)
+    assert code == 2 and err.count("\n") == 1 and "TC0 open" in err
+    assert not out_file.exists()
