@@ -33,26 +33,16 @@ from transformer_sim.model import Layer, Model
 
 from .tasks import Task, check_setting, parse_task
 
-#: names the experiments accept beside FloatFormat.parse's
-FORMAT_ALIASES = {"float32": "ieee:e=8,m=23"}
-
-
 def parse_format(spec: str | FloatFormat) -> FloatFormat:
-    """A format spec as `FloatFormat.parse` reads it, plus ``float32``."""
+    """A format spec as `FloatFormat.parse` reads it (``float32`` included)."""
     if isinstance(spec, FloatFormat):
         return spec
-    text = str(spec).strip()
-    return FloatFormat.parse(FORMAT_ALIASES.get(text, text))
+    return FloatFormat.parse(str(spec).strip())
 
 
 def in_format(model: Model, fmt: FloatFormat) -> Model:
-    """``model`` with every weight rounded to ``fmt`` and every operation in ``fmt``
-    (same sum mode). Raises `ModelError` when a weight rounds to an infinity."""
-    r = fmt.round
-    layers = tuple(Layer(**{k: r(v) for k, v in layer.arrays().items()})
-                   for layer in model.layers)
-    return Model(fmt=fmt, sum_mode=model.sum_mode, TE=r(model.TE), PE=r(model.PE),
-                 Wout=r(model.Wout), bout=r(model.bout), layers=layers)
+    """``model`` with every weight rounded to ``fmt`` (``Model.in_format``)."""
+    return model.in_format(fmt)
 
 
 def check_model(model: Model, task: Task, setting: str, n: int, where: str) -> None:

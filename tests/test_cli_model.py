@@ -8,7 +8,7 @@ import pytest
 
 from cotsim.cli import main
 from oracles.forward import undefined_at_position_one
-from transformer_sim import npz
+from transformer_sim import FloatFormat, npz
 from transformer_sim.cot import run_cot
 from transformer_sim.errors import ModelUndefined
 from transformer_sim.forward import next_token
@@ -142,3 +142,32 @@ def test_bad_input_one_line_exit_2(model_file, tmp_path, capsys):
         assert code == 2 and message in err and err.count("\n") == 1, (argv, err)
         assert "Traceback" not in err
     assert not (tmp_path / "a.npz").exists()
+
+
+def test_run_in_another_format(model_file, capsys):
+    """--format: the weights rounded to FMT and every operation in FMT, exactly what
+    Model.in_format gives the library (checked against NumPy's float16 for the rounding
+    of the weights)."""
+    model = npz.load(model_file)
+    low = model.in_format(FloatFormat.parse("float16"))
+    assert np.array_equal(low.TE, model.TE.astype(np.float16).astype(np.float64))
+    prompts = [[0, 1, 1, 2], [2, 2, 0], [1]]
+    code, out, err = cli(capsys, "model", "run", str(model_file), "--format", "float16",
+                         *[a for p in prompts for a in ("--tokens", ",".join(map(str, p)))])
+    assert code == 0 and err == ""
+    want = []
+    for p in prompts:
+        try:
+            want.append(str(next_token(low, p)))
+        except ModelUndefined:
+            want.append("undefined")
+    assert out.split() == want
+    code, _, err = cli(capsys, "model", "run", str(model_file), "--format", "paper:e=9",
+                       "--tokens", "0")
+    assert code == 2 and err.count("\n") == 1 and "--format" in err
+
+
+def test_float32_is_a_format_name():
+    f = FloatFormat.parse("float32")
+    x = np.random.default_rng(0).standard_normal(10 ** 5) * 1e3
+    assert np.array_equal(f.round(x), x.astype(np.float32).astype(np.float64))

@@ -42,6 +42,7 @@ NAMES = {
     "float16": "ieee:e=5,m=10",
     "bfloat16": "ieee:e=8,m=7",
     "e5m2": "ieee:e=5,m=2",
+    "float32": "ieee:e=8,m=23",
     "float64": "float64",
 }
 _SPEC_HELP = ("expected paper:e=E,s=S, ieee:e=E,m=M[,subnormals=0|1][,overflow=inf|saturate]"

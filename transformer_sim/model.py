@@ -112,6 +112,18 @@ class Model:
         object.__setattr__(self, "layers", tuple(layers))
         self._validate()
 
+    def in_format(self, fmt: FloatFormat) -> "Model":
+        """This model with every weight rounded to ``fmt`` and every operation in
+        ``fmt`` (the same sum mode). Raises `ModelError` when a weight rounds to an
+        infinity (an IEEE format with overflow to inf)."""
+        if fmt == self.fmt:
+            return self
+        r = fmt.round
+        layers = tuple(Layer(**{k: r(v) for k, v in layer.arrays().items()})
+                       for layer in self.layers)
+        return Model(fmt=fmt, sum_mode=self.sum_mode, TE=r(self.TE), PE=r(self.PE),
+                     Wout=r(self.Wout), bout=r(self.bout), layers=layers)
+
     def _validate(self) -> None:
         if self.TE.ndim != 2 or self.TE.shape[0] < 1 or self.TE.shape[1] < 1:
             raise ModelError(f"TE has shape {self.TE.shape}, expected (vocab, d_model) "

@@ -59,6 +59,9 @@ def register(sub: argparse._SubParsersAction, name: str) -> None:
                    help="a prompt: comma-separated token ids, e.g. 0,1,1,0 (repeatable)")
     u.add_argument("--cot", type=positive, default=None, metavar="T",
                    help="generate T tokens, feeding each back in")
+    u.add_argument("--format", default=None, metavar="FMT",
+                   help="run the model in another format, its weights rounded to it "
+                   "(paper:e=E,s=S, ieee:e=E,m=M, float16, bfloat16, e5m2, float32, float64)")
     u.add_argument("--json", action="store_true",
                    help='one JSON object per --tokens: {"tokens", "next"} or with --cot '
                    '{"tokens", "cot"}, and "undefined": true where the pass is undefined')
@@ -128,6 +131,14 @@ def run_run(args: argparse.Namespace) -> int:
     from transformer_sim.npz import load
 
     model = load(args.model)
+    if args.format is not None:
+        from circuits.errors import CotsimInputError
+        from transformer_sim.floatformat import FloatFormat
+
+        try:  # FormatError and ModelError (a weight that rounds to inf) are input errors
+            model = model.in_format(FloatFormat.parse(args.format))
+        except CotsimInputError as e:
+            raise CotsimInputError(f"--format {args.format!r}: {e}") from None
     prompts = [_parse_tokens(t) for t in args.tokens]
     extra = (args.cot - 1) if args.cot else 0
     for prompt in prompts:  # validate every prompt before printing anything
