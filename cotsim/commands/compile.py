@@ -2,10 +2,12 @@
 compile a model without CoT into a threshold circuit (see docs/compiler.md).
 
 Prints the circuit's figures: {"size", "depth", "max_fanin", "max_abs_weight",
-"inputs", "outputs"}, plus "format", "sum", "seq_len", "estimate" and "seconds", and
-"verify" with --verify. Exit 0 on success, 1 when --verify finds a disagreement, 2 on
-bad input, including a circuit whose estimated size is over the budget (refused before
-any gate is built).
+"inputs", "outputs", "basis"}, plus "format", "sum", "seq_len", "adder", "iterative" (the
+construction of the iterative sums: tree, tc0 or ac0; "none" for exact sums),
+"depth_bound" (the construction's bound on depth, free of n except for tree),
+"estimate" and "seconds", and "verify" with --verify. Exit 0 on success, 1 when --verify
+finds a disagreement, 2 on bad input, including a circuit whose estimated size is over the
+budget (refused before any gate is built) and a construction the format does not allow.
 """
 from __future__ import annotations
 
@@ -21,8 +23,10 @@ def register(sub: argparse._SubParsersAction, name: str) -> None:
                        description="Compile a finite-precision transformer, bit for bit, "
                        "into a circuit: inputs are the prompt's token ids (max(1, "
                        "ceil(log2 V)) bits per position, LSB first), outputs the next-token "
-                       "id (LSB first) and an 'undefined' bit. Exact sums give a depth that "
-                       "does not grow with the length; iterative sums O(log n).")
+                       "id (LSB first) and an 'undefined' bit. Exact sums, and iterative sums "
+                       "by tc0 (Theorem 3.2, fixed point) or ac0 (Theorem 3.1, constant "
+                       "precision, AND/OR/NOT only), give a depth that does not grow with the "
+                       "length; the tree of iterative sums grows as log n.")
     p.add_argument("model", help="a model .npz file")
     p.add_argument("--seq-len", type=positive, required=True, metavar="N",
                    help="the prompt length n")
@@ -33,6 +37,11 @@ def register(sub: argparse._SubParsersAction, name: str) -> None:
                    help="exact sums: one THR gate per threshold of the integer sum "
                    "(thermometer) or column sums and carry-lookahead (blockwise); auto "
                    "picks the smaller")
+    p.add_argument("--iterative", choices=("auto", "tree", "tc0", "ac0"), default="auto",
+                   help="iterative sums over positions: tree (log depth), tc0 (constant "
+                   "depth, threshold gates; fixed-point formats), ac0 (constant depth, "
+                   "AND/OR/NOT; small formats); auto picks ac0 where the format's monoid "
+                   "and the budget allow, else tc0 for fixed point, else tree")
     p.add_argument("--cot", type=positive, default=None, metavar="T",
                    help="compile T CoT steps chained into one circuit (outputs: T tokens, "
                         "then 'undefined')")
@@ -74,16 +83,18 @@ def run(args: argparse.Namespace) -> int:
         from transformer_sim.compile.chain import compile_chain
 
         compiled = compile_chain(model, args.seq_len, args.cot, args.sum, budget=budget,
-                                 exact_adder=args.adder)
+                                 exact_adder=args.adder, iterative=args.iterative)
     else:
         compiled = compile_model(model, args.seq_len, args.sum, budget=budget,
-                                 exact_adder=args.adder)
+                                 exact_adder=args.adder, iterative=args.iterative)
     outputs = [args.output] + ([args.draw] if args.draw is not None else [])
     write_atomic_many([(p, dumps(compiled.circuit, extension(p))) for p in outputs],
                       overwrite=args.force)  # both files or neither
     out = compiled.figures()
     out.update({"format": compiled.model.fmt.spec, "sum": compiled.sum_mode,
-                "seq_len": compiled.seq_len, "adder": compiled.adder, "estimate": compiled.estimate,
+                "seq_len": compiled.seq_len, "adder": compiled.adder,
+                "iterative": compiled.iterative, "depth_bound": compiled.depth_bound,
+                "estimate": compiled.estimate,
                 "seconds": round(compiled.seconds, 3)})
     if args.cot:
         out["cot_steps"] = args.cot

@@ -39,6 +39,8 @@ def run(args: argparse.Namespace) -> int:
     from proofs.report import check_writable, write_report
     from proofs.tables import render_text, summary_table
 
+    from .check import terminal_width
+
     from .check import progress_hooks, select
 
     names = select(args.names)
@@ -50,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
         set_progress(True)
         start, done = progress_hooks(len(names))
         results = proofs.run_checks(names, quick=args.quick, on_start=start, on_done=done)
-        print(render_text(summary_table(results)))
+        print(render_text(summary_table(results), width=terminal_width()))
         page = write_report(results, args.out)
     except BaseException:  # leave no folder behind that this run made and left empty
         for folder in made:
