@@ -39,9 +39,7 @@ def run(args: argparse.Namespace) -> int:
     from proofs.report import check_writable, write_report
     from proofs.tables import render_text, summary_table
 
-    from .check import terminal_width
-
-    from .check import progress_hooks, select
+    from .check import progress_hooks, select, terminal_width
 
     names = select(args.names)
     experiments = _experiments_wanted(args)
