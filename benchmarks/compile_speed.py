@@ -18,6 +18,21 @@ evaluates 2^16 prompts in <= 5 s.
 
     .venv/bin/python benchmarks/compile_speed.py
 
+``--theorems`` measures the constant-depth constructions of iterative sums instead
+(issue 9's figures), each row compiled in a child process so that its peak memory is its
+own, and checked against the simulator on random prompts:
+
+- ``tc0`` (Theorem 3.2): a random 1-layer, 1-head, d = 2 model in paper:e=0,s=2 and
+  paper:e=0,s=3 at n = 8 .. 64 (target: n = 64 in <= 60 s and 8 GiB), with the ``tree``
+  construction of the same model at the same n as the baseline (or its refusal by the
+  budget, with the estimate);
+- ``ac0`` (Theorem 3.1): the same kind of model in paper:e=0,s=1 at n = 4 .. 24 (32 with
+  --ac0-max-n 32; target: n = 24 in <= 10 minutes and 12 GiB) and in paper:e=1,s=1 and
+  paper:e=0,s=2 at n = 4 and 8, with |M|, the J-height, the depth bound, and the tree
+  baseline.
+
+    .venv/bin/python benchmarks/compile_speed.py --theorems
+
 One JSON line per figure.
 """
 from __future__ import annotations
@@ -54,6 +69,61 @@ def emit(**fields) -> None:
     print(json.dumps(fields), flush=True)
 
 
+def _child(conn, fmt: str, n: int, iterative: str, seed: int, budget: int, samples: int):
+    """Compile and verify one row; send back its figures and this process's peak RSS."""
+    import resource
+
+    from circuits.errors import CotsimInputError
+    from transformer_sim.compile.verify import verify
+
+    model = random_model(2, 1, 1, 2, 2, 64, fmt, "iterative", seed=seed, check_prompts=0)
+    try:
+        t = time.perf_counter()
+        cm = compile_model(model, n, iterative=iterative, budget=budget)
+        seconds = time.perf_counter() - t
+    except CotsimInputError as e:  # the budget's refusal, up front
+        conn.send({"refused": str(e)})
+        return
+    v = verify(cm, samples=samples, seed=n)
+    figs = cm.figures()
+    conn.send({"seconds": round(seconds, 2), "size": figs["size"], "depth": figs["depth"],
+               "depth_bound": cm.depth_bound, "basis": figs["basis"],
+               "wires": int(len(cm.circuit.fanin)), "estimate": cm.estimate,
+               "checked": v.checked, "agrees": v.agrees,
+               "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024})
+
+
+def _row(fmt: str, n: int, iterative: str, seed: int, budget: int, samples: int) -> dict:
+    import multiprocessing as mp
+
+    ctx = mp.get_context("fork")
+    recv, send = ctx.Pipe(duplex=False)
+    p = ctx.Process(target=_child, args=(send, fmt, n, iterative, seed, budget, samples))
+    p.start()
+    out = recv.recv() if recv.poll(3600) else {"error": "no answer in an hour"}
+    p.join()
+    return out
+
+
+def theorems(args) -> None:
+    from transformer_sim.compile.monoid import monoid_of
+    from transformer_sim.floatformat import FloatFormat
+
+    rows = [("tc0", "paper:e=0,s=2", n) for n in (8, 16, 32, 64)]
+    rows += [("tc0", "paper:e=0,s=3", n) for n in (8, 16, 32, 64)]
+    rows += [("ac0", "paper:e=0,s=1", n) for n in (4, 8, 16, 24, 32) if n <= args.ac0_max_n]
+    rows += [("ac0", f, n) for f in ("paper:e=1,s=1", "paper:e=0,s=2") for n in (4, 8)]
+    for construction, fmt, n in rows:
+        extra = {}
+        if construction == "ac0":
+            mon = monoid_of(FloatFormat.parse(fmt))
+            extra = {"monoid": mon.size, "j_height": mon.j_height}
+        for it in (construction, "tree"):
+            r = _row(fmt, n, it, args.seed, args.theorem_budget, args.samples)
+            emit(figure="theorem", construction=it, row=construction, format=fmt, n=n,
+                 **extra, **r)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--lengths", default="4,8,16,32,64")
@@ -64,7 +134,15 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=1)
     ap.add_argument("--prompts", type=int, default=1 << 16)
     ap.add_argument("--baseline", type=int, default=4096)
+    ap.add_argument("--theorems", action="store_true",
+                    help="the tc0/ac0 constructions of iterative sums (see above)")
+    ap.add_argument("--ac0-max-n", type=int, default=24)
+    ap.add_argument("--theorem-budget", type=int, default=4 * 10 ** 7)
+    ap.add_argument("--samples", type=int, default=500)
     args = ap.parse_args()
+    if args.theorems:
+        theorems(args)
+        return
     lengths = [int(x) for x in args.lengths.split(",")]
     compile_model(majority_model(4), 2)  # load the format kernels once, outside the timing
     for name in args.models.split(","):

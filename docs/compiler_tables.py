@@ -12,7 +12,6 @@ import argparse
 import math
 
 from transformer_sim.compile import compile_model, estimate
-from transformer_sim.compile.budget import depth_bound
 from transformer_sim.compile.chain import compile_chain
 from transformer_sim.compile.examples import majority_model
 from transformer_sim.compile.verify import verify
@@ -25,22 +24,38 @@ def _check(cm) -> str:
     return ("all " if v.exhaustive else "") + f"{v.checked} ok" if v.agrees else "MISMATCH"
 
 
+#: (model, format, sum mode, construction, lengths): the rows of the depth table
+DEPTH_ROWS = (
+    ("majority", "paper:e=1,s=1", "exact", "exact", LENGTHS),
+    ("majority", "paper:e=1,s=1", "iterative", "tree", LENGTHS),
+    ("random", "paper:e=1,s=1", "exact", "exact", LENGTHS),
+    ("random", "paper:e=1,s=1", "iterative", "tree", LENGTHS),
+    ("majority", "paper:e=0,s=2", "iterative", "tc0", LENGTHS),
+    ("majority", "paper:e=0,s=2", "iterative", "tree", LENGTHS),
+    ("random", "paper:e=0,s=2", "iterative", "tc0", LENGTHS),
+    ("majority", "paper:e=0,s=1", "iterative", "ac0", (4, 8, 16, 24)),
+    ("majority", "paper:e=0,s=1", "iterative", "tc0", (4, 8, 16, 24)),
+    ("majority", "paper:e=0,s=1", "iterative", "tree", (4, 8, 16, 24)),
+    ("random", "paper:e=0,s=1", "iterative", "ac0", (4, 8, 16)),
+    ("random", "paper:e=0,s=1", "iterative", "tree", (4, 8, 16)),
+)
+
+
 def depth_table() -> str:
     from transformer_sim.random_model import random_model
 
-    rows = ["| model | sum | n | size | depth | depth bound | log2 n | max fan-in | "
-            "estimate | checked |", "|---|---|---|---|---|---|---|---|---|---|"]
-    for name in ("majority", "random"):
-        for mode in ("exact", "iterative"):
-            model = (majority_model(64, sum_mode=mode) if name == "majority" else
-                     random_model(3, 1, 1, 2, 2, 64, "paper:e=1,s=1", mode, seed=3,
-                                  check_prompts=4))
-            for n in LENGTHS:
-                cm = compile_model(model, n, budget=10 ** 8)
-                f = cm.figures()
-                rows.append(f"| {name} | {mode} | {n} | {f['size']} | {f['depth']} | "
-                            f"{depth_bound(model, n, mode)} | {int(math.log2(n))} | "
-                            f"{f['max_fanin']} | {cm.estimate} | {_check(cm)} |")
+    rows = ["| model | format | sums | n | size | depth | depth bound | max fan-in | basis | "
+            "estimate | checked |", "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for name, fmt, mode, construction, lengths in DEPTH_ROWS:
+        model = (majority_model(64, fmt, mode) if name == "majority" else
+                 random_model(3, 1, 1, 2, 2, 64, fmt, mode, seed=3, check_prompts=4))
+        for n in lengths:
+            cm = compile_model(model, n, budget=10 ** 8,
+                               iterative="tree" if mode == "exact" else construction)
+            f = cm.figures()
+            rows.append(f"| {name} | {fmt.removeprefix('paper:')} | {construction} | {n} | "
+                        f"{f['size']} | {f['depth']} | {cm.depth_bound} | {f['max_fanin']} | "
+                        f"{f['basis']} | {cm.estimate} | {_check(cm)} |")
     return "\n".join(rows)
 
 
@@ -50,7 +65,7 @@ def format_table() -> str:
     from transformer_sim.compile.budget import fixed_point_bits, resolve_adder
 
     rows = ["| format | values | bits | fixed-point bits | estimate, n = 8, exact (adder) | "
-            "estimate, iterative | within the default budget |", "|---|---|---|---|---|---|---|"]
+            "estimate, iterative (tree) | within the default budget |", "|---|---|---|---|---|---|---|"]
     for spec in ("paper:e=0,s=1", "paper:e=1,s=1", "paper:e=1,s=2", "paper:e=2,s=2",
                  "paper:e=2,s=3", "paper:e=6,s=1", "paper:e=7,s=1", "paper:e=8,s=1",
                  "e5m2", "bfloat16", "float16"):
