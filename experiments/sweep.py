@@ -37,6 +37,7 @@ from circuits.atomic import write_atomic
 from circuits.errors import CotsimInputError, ParseError
 
 from .tasks import check_setting, parse_task
+from .train import read_marker
 
 SWEEP_FORMAT = "cotsim-sweep"
 SWEEP_VERSION = 1
@@ -240,22 +241,11 @@ def _check_values(spec: SweepSpec, fail: Callable[[str, str], ParseError]) -> No
 def check_sweep_dir(out_dir: str, spec: SweepSpec) -> bool:
     """Refuse a folder that holds anything but a sweep of ``spec`` (nothing written).
     True when it already holds this sweep."""
-    if not os.path.lexists(out_dir):
+    stored, found = read_marker(out_dir, "sweep.json", "sweep")
+    if not found:
         return False
-    if not os.path.isdir(out_dir):
-        raise CotsimInputError(f"{out_dir}: exists and is not a folder")
     marker = os.path.join(out_dir, "sweep.json")
-    if not os.path.exists(marker):
-        if os.listdir(out_dir):
-            raise CotsimInputError(f"{out_dir}: holds files but no sweep.json (not a cotsim "
-                                   "sweep); use an empty or new folder")
-        return False
-    try:
-        with open(marker, encoding="utf-8") as f:
-            stored = json.load(f)
-        ok = isinstance(stored, dict) and stored.get("format") == SWEEP_FORMAT
-    except (OSError, ValueError) as e:
-        raise CotsimInputError(f"{marker}: unreadable ({e})") from None
+    ok = isinstance(stored, dict) and stored.get("format") == SWEEP_FORMAT
     if not ok:
         raise CotsimInputError(f"{marker}: not a cotsim sweep; use another folder")
     mine, theirs = spec.as_dict(), stored.get("spec")

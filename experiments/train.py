@@ -98,24 +98,34 @@ def make_config(task: str | Task, setting: str, n: int, layers: int, *, d_model:
             "max_len": t.seq_len(setting, n), "vocab": t.vocab}
 
 
+def read_marker(out_dir: str, marker: str, kind: str) -> tuple[Any, bool]:
+    """The JSON of ``out_dir/marker``, the file that says what a run or sweep folder
+    holds: (its content, True), or (None, False) when the folder is missing or empty.
+    Refuses, with one line, a path that is not a folder, a folder with files but no
+    marker (``kind`` names what it is not), and an unreadable marker."""
+    if not os.path.lexists(out_dir):
+        return None, False
+    if not os.path.isdir(out_dir):
+        raise CotsimInputError(f"{out_dir}: exists and is not a folder")
+    path = os.path.join(out_dir, marker)
+    if not os.path.exists(path):
+        if os.listdir(out_dir):
+            raise CotsimInputError(f"{out_dir}: holds files but no {marker} (not a cotsim "
+                                   f"{kind}); use an empty or new folder")
+        return None, False
+    try:
+        with open(path, encoding="utf-8") as f:
+            return json.load(f), True
+    except (OSError, ValueError) as e:
+        raise CotsimInputError(f"{path}: unreadable ({e})") from None
+
+
 def check_out_dir(out_dir: str, config: dict[str, Any]) -> dict[str, Any] | None:
     """Refuse a folder holding another run or foreign files (nothing is written).
     Returns the stored metrics when this very run is finished there, else None."""
-    if not os.path.lexists(out_dir):
+    stored, found = read_marker(out_dir, "run.json", "training run")
+    if not found:
         return None
-    if not os.path.isdir(out_dir):
-        raise CotsimInputError(f"{out_dir}: exists and is not a folder")
-    run_json = os.path.join(out_dir, "run.json")
-    if not os.path.exists(run_json):
-        if os.listdir(out_dir):
-            raise CotsimInputError(f"{out_dir}: holds files but no run.json (not a cotsim "
-                                   "training run); use an empty or new folder")
-        return None
-    try:
-        with open(run_json, encoding="utf-8") as f:
-            stored = json.load(f)
-    except (OSError, ValueError) as e:
-        raise CotsimInputError(f"{run_json}: unreadable run configuration ({e})") from None
     if stored != config:
         keys = sorted(set(stored) | set(config)) if isinstance(stored, dict) else ["?"]
         diff = [k for k in keys if not isinstance(stored, dict) or stored.get(k) != config.get(k)]
