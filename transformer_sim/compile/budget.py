@@ -145,10 +145,14 @@ def check(model: Model, seq_len: int, sum_mode: str, budget: int,
     if est > budget:
         how = f"{sum_mode} sums" + (f", {adder} adder" if sum_mode == "exact"
                                     else f", {iterative} construction")
+        narrower = ("a narrower format (e.g. paper:e=1,s=1)" if fmt.num_values > 11
+                    else "a narrower format")
+        other = {"ac0": ", another construction (--iterative tc0 or tree)",
+                 "tc0": ", the tree (--iterative tree)"}.get(iterative, "")
         raise CircuitTooLarge(
             f"estimated size {est:.3g} gates exceeds the budget of {budget} gates "
             f"(format {fmt.spec} has {fmt.num_values} values, n = {seq_len}, "
-            f"{how}); use a narrower format (e.g. paper:e=1,s=1), a shorter "
+            f"{how}); use {narrower}{other if sum_mode != 'exact' else ''}, a shorter "
             f"sequence, or a larger --budget")
     return est
 
