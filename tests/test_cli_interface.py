@@ -15,13 +15,13 @@ import numpy as np
 import pytest
 from oracles.forward import undefined_at_position_one
 
-from cotsim.cli import build_parser, main
+from cotsim.cli import build_parser
 from proofs.tables import Table, render_text
 from transformer_sim import npz
 from transformer_sim.automata import s5
 from transformer_sim.progress import progress_bar
 
-from conftest import BENCHMARKS, needs_benchmarks
+from conftest import BENCHMARKS, needs_benchmarks, run_cli
 
 PERMS5 = ["".join(p) for p in itertools.permutations("01234")]
 
@@ -29,12 +29,7 @@ PERMS5 = ["".join(p) for p in itertools.permutations("01234")]
 def cli(capsys, *argv, stdin: str | None = None, monkeypatch=None):
     if stdin is not None:
         monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(stdin.encode())))
-    try:
-        code = main(list(argv))
-    except SystemExit as e:  # argparse's usage errors
-        code = e.code
-    out, err = capsys.readouterr()
-    return code, out, err
+    return run_cli(capsys, *argv)
 
 
 def s5_states(word: list[str]) -> list[str]:

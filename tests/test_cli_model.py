@@ -6,7 +6,7 @@ import json
 import numpy as np
 import pytest
 
-from cotsim.cli import main
+from conftest import run_cli
 from oracles.forward import undefined_at_position_one
 from transformer_sim import FloatFormat, npz
 from transformer_sim.cot import run_cot
@@ -19,12 +19,7 @@ ARGS = ["--vocab", "4", "--layers", "2", "--heads", "2", "--d-model", "6", "--d-
 
 
 def cli(capsys, *argv):
-    try:
-        code = main(list(argv))
-    except SystemExit as e:  # argparse's usage errors
-        code = e.code
-    out, err = capsys.readouterr()
-    return code, out, err
+    return run_cli(capsys, *argv)
 
 
 @pytest.fixture
