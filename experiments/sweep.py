@@ -49,6 +49,9 @@ LISTS: dict[str, type] = {"tasks": str, "settings": str, "n": int, "layers": int
 SCALARS: dict[str, type] = {"steps": int, "d_model": int, "heads": int, "d_ff": int,
                             "batch": int, "lr": float, "weight_decay": float,
                             "init_scale": float, "samples": int, "eval_samples": int}
+#: optional tables, task spec -> value, overriding a scalar for that task's runs (the
+#: serial tasks need more steps than the parallel one: ``[steps_by_task]`` ``s5 = 3000``)
+TABLES: dict[str, str] = {"steps_by_task": "steps"}
 #: evaluation prompts per format unless the SPEC says ``samples``
 DEFAULT_SAMPLES = 256
 #: the fields of a result line that identify it
@@ -84,9 +87,14 @@ class SweepSpec:
     def samples(self) -> int:
         return self.options.get("samples", DEFAULT_SAMPLES)
 
-    def train_options(self) -> dict[str, Any]:
-        """Keyword arguments of `train` (the scalars other than ``samples``)."""
-        return {k: v for k, v in self.options.items() if k != "samples"}
+    def train_options(self, task: str | None = None) -> dict[str, Any]:
+        """Keyword arguments of `train` (the scalars other than ``samples``) for a run of
+        ``task``: a table of `TABLES` that names the task overrides its scalar."""
+        opts = {k: v for k, v in self.options.items() if k != "samples" and k not in TABLES}
+        for table, scalar in TABLES.items():
+            if task is not None and task in self.options.get(table, {}):
+                opts[scalar] = self.options[table][task]
+        return opts
 
     def runs(self) -> list["Run"]:
         """Every run of the grid, in the SPEC's order (task, setting, n, layers, seed)."""
@@ -118,7 +126,8 @@ class Run:
 # --- the SPEC -----------------------------------------------------------------------
 def _key_line(text: str, key: str) -> int | None:
     """The line (1-based) where ``key`` is assigned at the top level, if it can be seen."""
-    pat = re.compile(rf"^\s*(?:{re.escape(key)}|\"{re.escape(key)}\"|'{re.escape(key)}')\s*=")
+    k = re.escape(key)
+    pat = re.compile(rf"^\s*(?:(?:{k}|\"{k}\"|'{k}')\s*=|\[\s*{k}\s*\])")
     for i, line in enumerate(text.splitlines(), 1):
         if pat.match(line):
             return i
@@ -163,8 +172,8 @@ def spec_from_dict(data: dict[str, Any], path: str = "<spec>", text: str = "") -
         return ParseError(f"{key}: {msg}", path, _key_line(text, key))
 
     for key in data:
-        if key not in LISTS and key not in SCALARS:
-            known = ", ".join([*LISTS, *SCALARS])
+        if key not in LISTS and key not in SCALARS and key not in TABLES:
+            known = ", ".join([*LISTS, *SCALARS, *TABLES])
             raise fail(key, f"unknown key (a SPEC has {known})")
     for key in LISTS:
         if key not in data:
@@ -193,6 +202,20 @@ def spec_from_dict(data: dict[str, Any], path: str = "<spec>", text: str = "") -
         if not ok:
             raise fail(key, f"expected {_type_name(kind())}, got {_type_name(v)} {v!r}")
         options[key] = float(v) if kind is float else v
+    for key, scalar in TABLES.items():
+        if key not in data:
+            continue
+        v, kind = data[key], SCALARS[scalar]
+        if not isinstance(v, dict):
+            raise fail(key, f"expected a table of task = {_type_name(kind())}, "
+                       f"got {_type_name(v)}")
+        for task, x in v.items():
+            if task not in lists["tasks"]:
+                raise fail(key, f"{task!r} is not one of the SPEC's tasks")
+            if type(x) is not kind:
+                raise fail(key, f"{task}: expected {_type_name(kind())}, "
+                           f"got {_type_name(x)} {x!r}")
+        options[key] = dict(sorted(v.items()))
     spec = SweepSpec(**lists, options=options)
     _check_values(spec, fail)
     return spec
@@ -224,16 +247,19 @@ def _check_values(spec: SweepSpec, fail: Callable[[str, str], ParseError]) -> No
     s = spec.options.get("samples")
     if s is not None and s < 1:
         raise fail("samples", f"{s} is out of range: expected an integer >= 1")
-    opts = {k: spec.options.get(k, DEFAULTS[k]) for k in
-            ("d_model", "heads", "d_ff", "steps", "batch", "lr", "weight_decay",
-             "init_scale", "eval_samples")}
     for run in spec.runs():
+        given = spec.train_options(run.task)
+        opts = {k: given.get(k, DEFAULTS[k]) for k in
+                ("d_model", "heads", "d_ff", "steps", "batch", "lr", "weight_decay",
+                 "init_scale", "eval_samples")}
         try:
             make_config(run.task, run.setting, run.n, run.layers, seed=run.seed, **opts)
         except CotsimInputError as e:
             msg = str(e)
             key = next((k for k in ("n", "layers", "seed", *opts) if msg.startswith(f"{k} ")),
                        "tasks")
+            if key == "steps" and run.task in spec.options.get("steps_by_task", {}):
+                key = "steps_by_task"
             raise fail({"seed": "seeds"}.get(key, key), msg) from None
 
 
@@ -312,7 +338,8 @@ def run_one(run: Run, run_dir: str, formats: list[str], train_options: dict[str,
             "train_free_running_accuracy": metrics.get("free_running_accuracy"),
             "chance": metrics.get("chance"), "d_model": metrics.get("d_model"),
             "steps": metrics.get("steps"), "train_seconds": metrics.get("seconds"),
-            "steps_per_second": metrics.get("steps_per_second"), "run": run.name})
+            "steps_per_second": metrics.get("steps_per_second"),
+            "first_step_seconds": metrics.get("first_step_seconds"), "run": run.name})
     return rows
 
 
@@ -405,7 +432,8 @@ def run_sweep(spec: SweepSpec | str | os.PathLike, out_dir: str | os.PathLike, *
             if bar is not None:
                 bar.update(1)
 
-        args = [(run, os.path.join(out_dir, "runs", run.name), fmts, spec.train_options(),
+        args = [(run, os.path.join(out_dir, "runs", run.name), fmts,
+                 spec.train_options(run.task),
                  spec.samples) for run, fmts in todo]
         try:
             if client is None:

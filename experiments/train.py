@@ -379,6 +379,7 @@ def train(task: str | Task, setting: str, n: int, layers: int, d_model: int = DE
                    unit="step", leave=False)
     losses: list[float] = []
     t0 = time.perf_counter()
+    t_first = None  # after this call's first step, which includes JAX's compilation
     try:
         for s in range(start, end):
             b = t.make_batch(setting, t.sample(data_rng(config["seed"], s), config["n"],
@@ -394,6 +395,8 @@ def train(task: str | Task, setting: str, n: int, layers: int, d_model: int = DE
                                        f"{s + 1} of {total}; {kept}")
             params, opt_state = new_params, new_state
             losses.append(loss)
+            if t_first is None:
+                t_first = time.perf_counter()
             if bar is not None:
                 bar.update(1)
                 if s % 20 == 0:
@@ -407,7 +410,8 @@ def train(task: str | Task, setting: str, n: int, layers: int, d_model: int = DE
     finally:
         if bar is not None:
             bar.close()
-    seconds = before + time.perf_counter() - t0
+    t_end = time.perf_counter()
+    seconds = before + t_end - t0
     if end < total:
         return {"finished": False, "step": end, "seconds": seconds,
                 "loss": float(np.mean(losses[-100:])) if losses else None}
@@ -420,7 +424,11 @@ def train(task: str | Task, setting: str, n: int, layers: int, d_model: int = DE
     metrics.update({
         "chance": t.chance(config["n"]),
         "loss": float(np.mean(losses[-100:])) if losses else None,
-        "steps_per_second": round((total - start) / max(time.perf_counter() - t0, 1e-9), 3),
+        # the rate of the compiled step: this call's steps after its first, whose time
+        # is mostly JAX's compilation (first_step_seconds)
+        "steps_per_second": (round((total - start - 1) / max(t_end - t_first, 1e-9), 3)
+                             if t_first is not None and total - start > 1 else None),
+        "first_step_seconds": (round(t_first - t0, 3) if t_first is not None else None),
         "heads": config["heads"], "d_ff": config["d_ff"], "seed": config["seed"],
         "params": model_jax.n_params(params), "eval_samples": config["eval_samples"],
         "resumed_from": start, "finished": True})

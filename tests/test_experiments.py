@@ -155,7 +155,7 @@ def test_chance():
 TINY = dict(task="modadd:5", setting="cot", n=3, layers=1, d_model=16, heads=2, d_ff=32,
             steps=8, batch=16, lr=3e-3, seed=3, progress=False, checkpoint_every=3,
             eval_samples=64)
-TIMING = ("seconds", "steps_per_second", "resumed_from", "loss")
+TIMING = ("seconds", "steps_per_second", "first_step_seconds", "resumed_from", "loss")
 
 
 @pytest.fixture(scope="module")
@@ -177,6 +177,7 @@ def test_train_writes_a_loadable_model(tiny_run):
                 "chance", "free_running_accuracy", "chain_accuracy", "steps_per_second"):
         assert key in metrics
     assert json.loads((out / "metrics.json").read_text()) == metrics
+    assert metrics["steps_per_second"] > 0 and metrics["first_step_seconds"] > 0
     model = load(out / "model.npz")
     assert model.fmt.spec == FloatFormat.ieee(8, 23).spec and model.sum_mode == "iterative"
     assert (model.vocab, model.max_len, model.d_model) == (6, 6, 16)

@@ -25,8 +25,8 @@ from circuits.errors import ParseError  # noqa: E402
 from cotsim.cli import main  # noqa: E402
 from experiments.evaluate import evaluate  # noqa: E402
 from experiments.report import smallest_keeping, write_report  # noqa: E402
-from experiments.sweep import (KEY, LISTS, SCALARS, load_spec, read_results,  # noqa: E402
-                               run_sweep, spec_from_dict)
+from experiments.sweep import (KEY, LISTS, SCALARS, TABLES, load_spec,  # noqa: E402
+                               read_results, run_sweep, spec_from_dict)
 from experiments.train import train  # noqa: E402
 
 SPEC = """\
@@ -45,7 +45,7 @@ batch = 16
 samples = 12
 eval_samples = 16
 """
-TIMING = {"train_seconds", "steps_per_second", "eval_seconds"}
+TIMING = {"train_seconds", "steps_per_second", "first_step_seconds", "eval_seconds"}
 
 
 def _spec(tmp_path, text=SPEC, name="spec.toml"):
@@ -130,7 +130,7 @@ def test_interrupted_sweep_completes_to_the_same_numbers(swept, tmp_path):
     pending = s.runs()[1]
     part = train(pending.task, pending.setting, pending.n, pending.layers, seed=pending.seed,
                  out_dir=out / "runs" / pending.name, progress=False, stop_after=3,
-                 checkpoint_every=1, **s.train_options())
+                 checkpoint_every=1, **s.train_options(pending.task))
     assert part["finished"] is False
     assert (out / "runs" / pending.name / "checkpoint.npz").exists()
     rest = run_sweep(spec, out, scheduler="synchronous", progress=False)
@@ -209,6 +209,41 @@ def test_bad_spec_exit_2_one_line_nothing_written(tmp_path, capsys, line, messag
     assert not out.exists()
 
 
+# a [steps_by_task] table appended to SPEC (tables come last in TOML)
+BAD_TABLES = [
+    ("[steps_by_task]\n\"modadd:5\" = 3\n", "steps_by_task: 'modadd:5' is not one of"),
+    ("[steps_by_task]\n\"modadd:3\" = 0\n", "steps_by_task: steps = 0 is out of range"),
+    ("[steps_by_task]\n\"modadd:3\" = 2.0\n", "steps_by_task: modadd:3: expected an integer"),
+    ("steps_by_task = 3\n", "steps_by_task: expected a table"),
+]
+
+
+@pytest.mark.parametrize("table, message", BAD_TABLES)
+def test_bad_steps_table_exit_2(tmp_path, capsys, table, message):
+    spec = _spec(tmp_path, SPEC + table)
+    out = tmp_path / "out"
+    assert main(["experiment", "sweep", spec, "-o", str(out)]) == 2
+    err = capsys.readouterr().err
+    lineno = len(SPEC.splitlines()) + 1
+    assert err.count("\n") == 1 and message in err and f"{spec}:{lineno}:" in err, err
+    assert not out.exists()
+
+
+def test_steps_by_task_overrides_steps_for_that_task(tmp_path):
+    text = SPEC.replace('settings = ["base", "cot"]', 'settings = ["base"]').replace(
+        'formats = ["float32", "paper:e=1,s=2"]', 'formats = ["float32"]')
+    text = text.replace('tasks = ["modadd:3"]', 'tasks = ["modadd:3", "modadd:4"]')
+    spec = load_spec(_spec(tmp_path, text + '[steps_by_task]\n"modadd:4" = 3\n'))
+    assert spec.train_options("modadd:4")["steps"] == 3
+    assert spec.train_options("modadd:3")["steps"] == 8
+    assert "steps_by_task" not in spec.train_options("modadd:4")
+    result = run_sweep(spec, tmp_path / "out", scheduler="synchronous", progress=False,
+                       max_runs=2)
+    assert result.done == 2
+    steps = {r["task"]: r["steps"] for r in read_results(tmp_path / "out")}
+    assert steps == {"modadd:3": 8, "modadd:4": 3}
+
+
 def test_missing_list_is_refused(tmp_path, capsys):
     spec = _spec(tmp_path, "\n".join(l for l in SPEC.splitlines() if not l.startswith("seeds")))
     assert main(["experiment", "sweep", spec, "-o", str(tmp_path / "out")]) == 2
@@ -220,7 +255,7 @@ def test_missing_list_is_refused(tmp_path, capsys):
 def test_any_unknown_key_is_named(key):
     data = {"tasks": ["s5"], "settings": ["cot"], "n": [2], "layers": [1],
             "formats": ["float32"], "seeds": [0], key: 1}
-    if key in LISTS or key in SCALARS:
+    if key in LISTS or key in SCALARS or key in TABLES:
         return
     with pytest.raises(ParseError) as e:
         spec_from_dict(data, "x.toml", f"{key} = 1\n")
