@@ -13,6 +13,9 @@ and all together, into ``sweep_dir/report/`` unless ``out_dir`` is given:
 - ``report.md``: the same numbers as tables (accuracy against n; accuracy per format with
   the smallest format that keeps the model's accuracy; training time and steps/s).
 
+The formats are those of results.jsonl and, where `experiments.precision` has run, of
+precision.jsonl (`read_all_results`).
+
 "Accuracy" is the paper's metric (`METRIC`): for cot every chain token right under
 teacher forcing, for base and hint the answer; the model run by the simulator in the
 format. The tables also give the free-running accuracy (the answer at the end of the
@@ -32,7 +35,7 @@ import numpy as np
 
 from circuits.errors import CotsimInputError
 
-from .sweep import read_results
+from .sweep import read_all_results, read_results
 from .tasks import SETTINGS
 
 #: the result field plotted as "accuracy" (the paper's metric)
@@ -171,10 +174,14 @@ def accuracy_vs_format_svg(rows: Sequence[dict[str, Any]]) -> str:
             for setting in _settings(mine):
                 for i, L in enumerate(_order(r["layers"] for r in mine)):
                     for j, n in enumerate(ns):
-                        ys = [acc.get((task, setting, L, n, f)) for f in fmts]
-                        if all(y is None for y in ys):
+                        # a model evaluated in some formats only (the precision
+                        # ladder takes the solved ones): its points, joined
+                        xy = [(i, acc.get((task, setting, L, n, f)))
+                              for i, f in enumerate(fmts)]
+                        xy = [(x, y) for x, y in xy if y is not None]
+                        if not xy:
                             continue
-                        ax.plot(range(len(fmts)), [np.nan if y is None else y for y in ys],
+                        ax.plot([x for x, _ in xy], [y for _, y in xy],
                                 color=COLOURS.get(setting, "k"),
                                 marker=MARKERS[i % len(MARKERS)],
                                 linestyle=DASHES[i % len(DASHES)],
@@ -287,7 +294,7 @@ def write_report(sweep_dir: str | os.PathLike, out_dir: str | os.PathLike | None
     sweep_dir = Path(sweep_dir)
     if not (sweep_dir / "sweep.json").is_file():
         raise CotsimInputError(f"{sweep_dir}: not a sweep folder (no sweep.json)")
-    rows = read_results(sweep_dir)
+    rows = read_all_results(sweep_dir)
     if not rows:
         raise CotsimInputError(f"{sweep_dir}: no finished runs yet (results.jsonl is "
                                "empty); run the sweep first")
@@ -334,7 +341,7 @@ def demo_sections(sweep_dir: str | os.PathLike, page_dir: str | os.PathLike,
     import html as _html
 
     paths = write_report(sweep_dir)
-    rows = read_results(sweep_dir)
+    rows = read_all_results(sweep_dir)
     ref = reference_format(rows)
     tables = accuracy_tables(rows, ref)
     report_md = next(p for p in paths if p.suffix == ".md")

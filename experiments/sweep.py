@@ -54,6 +54,9 @@ SCALARS: dict[str, type] = {"steps": int, "d_model": int, "heads": int, "d_ff": 
 TABLES: dict[str, str] = {"steps_by_task": "steps"}
 #: evaluation prompts per format unless the SPEC says ``samples``
 DEFAULT_SAMPLES = 256
+#: the result lines of the grid's formats, and of `experiments.precision`'s ladder
+RESULTS = "results.jsonl"
+PRECISION = "precision.jsonl"
 #: the fields of a result line that identify it
 KEY = ("task", "setting", "n", "layers", "seed", "format")
 #: seconds to wait for a ``--scheduler`` before giving up
@@ -285,10 +288,12 @@ def check_sweep_dir(out_dir: str, spec: SweepSpec) -> bool:
     return True
 
 
-def read_results(out_dir: str | os.PathLike) -> list[dict[str, Any]]:
-    """The result lines of a sweep folder, deduplicated by `KEY` (a later line wins), in
-    the order of first appearance; [] when there are none."""
-    path = os.path.join(os.fspath(out_dir), "results.jsonl")
+def read_results(out_dir: str | os.PathLike, name: str = RESULTS
+                 ) -> list[dict[str, Any]]:
+    """The result lines of a sweep folder (``name``: results.jsonl, or
+    `experiments.precision`'s precision.jsonl), deduplicated by `KEY` (a later line
+    wins), in the order of first appearance; [] when there are none."""
+    path = os.path.join(os.fspath(out_dir), name)
     if not os.path.exists(path):
         return []
     rows: dict[tuple, dict[str, Any]] = {}
@@ -306,10 +311,20 @@ def read_results(out_dir: str | os.PathLike) -> list[dict[str, Any]]:
     return list(rows.values())
 
 
-def _write_results(out_dir: str, rows: Iterable[dict[str, Any]]) -> None:
-    """Replace results.jsonl atomically by ``rows`` (one JSON object a line)."""
+def read_all_results(out_dir: str | os.PathLike) -> list[dict[str, Any]]:
+    """results.jsonl, then the lines of precision.jsonl whose key it lacks: every format
+    each run was evaluated in."""
+    rows = read_results(out_dir)
+    have = {tuple(r[k] for k in KEY) for r in rows}
+    return rows + [r for r in read_results(out_dir, PRECISION)
+                   if tuple(r[k] for k in KEY) not in have]
+
+
+def write_results(out_dir: str, rows: Iterable[dict[str, Any]], name: str = RESULTS
+                  ) -> None:
+    """Replace ``name`` atomically by ``rows`` (one JSON object a line)."""
     text = "".join(json.dumps(r) + "\n" for r in rows)
-    write_atomic(os.path.join(out_dir, "results.jsonl"), text.encode("utf-8"))
+    write_atomic(os.path.join(out_dir, name), text.encode("utf-8"))
 
 
 # --- one run (a Dask task) ---------------------------------------------------------------
@@ -356,7 +371,7 @@ class SweepResult:
     failed: dict[str, str] = field(default_factory=dict)
 
 
-def _connect(scheduler: str | None, workers: int | None):
+def connect(scheduler: str | None, workers: int | None):
     """A dask.distributed Client: to ``scheduler``, or to a new LocalCluster."""
     import logging
 
@@ -403,7 +418,7 @@ def run_sweep(spec: SweepSpec | str | os.PathLike, out_dir: str | os.PathLike, *
         todo = todo[:max(0, int(max_runs))]
     client = cluster = None
     if todo and scheduler != "synchronous":
-        client, cluster = _connect(scheduler, workers)  # before anything is written
+        client, cluster = connect(scheduler, workers)  # before anything is written
     try:
         os.makedirs(os.path.join(out_dir, "runs"), exist_ok=True)
         if not existing:
@@ -425,7 +440,7 @@ def run_sweep(spec: SweepSpec | str | os.PathLike, out_dir: str | os.PathLike, *
             else:
                 for r in new:
                     by_key[tuple(r[k] for k in KEY)] = r
-                _write_results(out_dir, by_key.values())
+                write_results(out_dir, by_key.values())
                 result.done += 1
                 if on_result is not None:
                     on_result(new)
@@ -436,16 +451,7 @@ def run_sweep(spec: SweepSpec | str | os.PathLike, out_dir: str | os.PathLike, *
                  spec.train_options(run.task),
                  spec.samples) for run, fmts in todo]
         try:
-            if client is None:
-                for a in args:
-                    try:
-                        finished(a[0], run_one(*a), None)
-                    except CotsimInputError:
-                        raise
-                    except Exception as e:  # noqa: BLE001 - one run's failure is reported
-                        finished(a[0], None, _one_line(e))
-            else:
-                _run_on_dask(client, args, finished)
+            run_tasks(args, finished, scheduler, client)
         finally:
             if bar is not None:
                 bar.close()
@@ -455,6 +461,22 @@ def run_sweep(spec: SweepSpec | str | os.PathLike, out_dir: str | os.PathLike, *
             client.close()
         if cluster is not None:
             cluster.close()
+
+
+def run_tasks(args: list[tuple], finished: Callable, scheduler: str | None,
+              client) -> None:
+    """`run_one(*a)` for each of ``args``, in this process (``client`` None) or on Dask;
+    ``finished(run, rows, error)`` as each ends. A `CotsimInputError` stops them all."""
+    if client is None:
+        for a in args:
+            try:
+                finished(a[0], run_one(*a), None)
+            except CotsimInputError:
+                raise
+            except Exception as e:  # noqa: BLE001 - one run's failure is reported
+                finished(a[0], None, _one_line(e))
+    else:
+        _run_on_dask(client, args, finished)
 
 
 def _run_on_dask(client, args: list[tuple], finished: Callable) -> None:
@@ -486,8 +508,10 @@ def _one_line(e: BaseException) -> str:
 
 def summary_line(result: SweepResult) -> str:
     """One line for the terminal."""
-    s = (f"sweep {result.out_dir}: {result.total} runs, {result.skipped} already finished, "
-         f"{result.done} finished now")
-    if result.failed:
-        s += f", {len(result.failed)} failed"
-    return s
+    return (f"sweep {result.out_dir}: {result.total} runs, {result.skipped} already "
+            f"finished, {result.done} finished now" + failed_count(result.failed))
+
+
+def failed_count(failed: dict[str, str]) -> str:
+    """``", K failed"`` for the summary line, or nothing."""
+    return f", {len(failed)} failed" if failed else ""

@@ -24,9 +24,10 @@ pytest.importorskip("distributed")
 from circuits.errors import ParseError  # noqa: E402
 from cotsim.cli import main  # noqa: E402
 from experiments.evaluate import evaluate  # noqa: E402
+from experiments.precision import run_precision  # noqa: E402
 from experiments.report import smallest_keeping, write_report  # noqa: E402
 from experiments.sweep import (KEY, LISTS, SCALARS, TABLES, load_spec,  # noqa: E402
-                               read_results, run_sweep, spec_from_dict)
+                               read_all_results, read_results, run_sweep, spec_from_dict)
 from experiments.train import train  # noqa: E402
 
 SPEC = """\
@@ -322,6 +323,80 @@ def test_smallest_keeping_format():
     assert smallest_keeping(rows, ("s5", "cot", 4, 1), "float32") == "float16"
     rows[1]["teacher_forced"] = 0.5
     assert smallest_keeping(rows, ("s5", "cot", 4, 1), "float32") == "float32"
+
+
+# --- the precision ladder ------------------------------------------------------------------
+def test_precision_ladder_adds_formats_and_the_report_merges_them(swept, tmp_path, capsys):
+    """The cot model (taken at min accuracy 0) is run in two more formats; the lines are
+    those of evaluate() on the same prompts; a rerun evaluates nothing; the report's
+    table and figure carry the new formats; results.jsonl and the runs are untouched."""
+    _, full, _ = swept
+    out = tmp_path / "out"
+    shutil.copytree(full, out)
+    before, runs_before = (out / "results.jsonl").read_text(), _snapshot(out / "runs")
+    ladder = ["paper:e=2,s=2", "e5m2", "float32"]  # float32: already in the sweep
+    assert main(["experiment", "precision", str(out), *(a for f in ladder
+                                                         for a in ("--format", f)),
+                 "--min-accuracy", "0", "--workers", "1", "--no-progress"]) == 0
+    assert "1 models, 0 already done, 1 evaluated now" in capsys.readouterr().out
+    lines = read_results(out, "precision.jsonl")
+    assert {(r["setting"], r["format"]) for r in lines} == {("cot", "paper:e=2,s=2"),
+                                                            ("cot", "e5m2")}
+    for r in lines:
+        direct = evaluate(out / "runs" / r["run"] / "model.npz", "modadd:3", "cot", 3,
+                          r["format"], samples=12, seed=0)
+        assert (r["accuracy"], r["teacher_forced"], r["undefined"]) == (
+            direct["accuracy"], direct["teacher_forced"], direct["undefined"])
+    assert (out / "results.jsonl").read_text() == before
+    assert _snapshot(out / "runs") == runs_before
+    again = run_precision(out, ladder, ("cot",), 0.0, scheduler="synchronous",
+                          progress=False)
+    assert (again.skipped, again.done) == (1, 0)
+    assert len(read_all_results(out)) == 6
+    write_report(out)
+    md = (out / "report" / "report.md").read_text()
+    assert "| paper:e=2,s=2 | e5m2 |" in md  # narrowest first (after paper:e=1,s=2)
+    assert "e5m2" in (out / "report" / "accuracy_vs_format.svg").read_text()
+
+
+def test_precision_takes_only_solved_models(swept, tmp_path):
+    _, full, _ = swept
+    out = tmp_path / "out"
+    shutil.copytree(full, out)
+    rows = read_results(out)
+    tf = {r["setting"]: r["teacher_forced"] for r in rows if r["format"] == "float32"}
+    cut = max(tf.values())
+    res = run_precision(out, ["e5m2"], ("base", "cot"), cut, scheduler="synchronous",
+                        progress=False)
+    assert sorted(res.models) == sorted(f"modadd-3_{s}_n3_L1_s0" for s in tf
+                                        if tf[s] >= cut)
+    if cut < 1.0:
+        res = run_precision(out, ["e5m2"], ("base", "cot"), min(1.0, cut + 1e-9),
+                            scheduler="synchronous", progress=False)
+        assert res.models == []
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--format", "paper:e=9"], "format 'paper:e=9'"),
+    (["--settings", "cot,foo"], "setting 'foo'"),
+    (["--min-accuracy", "1.5"], "out of range"),
+])
+def test_precision_bad_input(swept, tmp_path, capsys, argv, message):
+    _, full, _ = swept
+    out = tmp_path / "out"
+    shutil.copytree(full, out)
+    snap = _snapshot(out)
+    assert main(["experiment", "precision", str(out), *argv]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and message in err, err
+    assert _snapshot(out) == snap
+
+
+def test_precision_of_a_non_sweep_folder(tmp_path, capsys):
+    (tmp_path / "x").write_text("x")
+    assert main(["experiment", "precision", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "not a sweep folder" in err
 
 
 def test_report_of_a_non_sweep_folder(tmp_path, capsys):

@@ -7,7 +7,8 @@
 - ``experiment eval M.npz --task TASK --setting S --n N --format FMT [--samples K]
   [--seed S] [--json]`` runs the model in FMT through the simulator.
 - ``experiment sweep SPEC.toml -o DIR [--scheduler ADDRESS]`` runs a grid on Dask
-  (`experiments.sweep`); ``experiment report DIR [-o OUT]`` draws it
+  (`experiments.sweep`); ``experiment precision DIR`` runs its solved models on a ladder
+  of formats (`experiments.precision`); ``experiment report DIR [-o OUT]`` draws it
   (`experiments.report`).
 
 Thin: both call `experiments.train.train` and `experiments.evaluate.evaluate`. Exit 2 on
@@ -108,6 +109,28 @@ def register(sub: argparse._SubParsersAction, name: str) -> None:
     w.add_argument("--no-progress", action="store_true", help="no progress bar")
     w.set_defaults(run=run_sweep)
 
+    q = esub.add_parser("precision", help="run a sweep's solved models on a ladder of formats",
+                        description="Take the models of a finished sweep whose paper's "
+                        "metric in float32 is at least --min-accuracy, and run each by the "
+                        "simulator, on the same held-out prompts, in every format of the "
+                        "ladder; one line per model and format in DIR/precision.jsonl, "
+                        "which `experiment report` merges. Rerun to resume.")
+    q.add_argument("sweep", metavar="DIR", help="a sweep folder")
+    q.add_argument("--format", dest="formats", action="append", default=None,
+                   metavar="FMT", help="a format of the ladder; repeat for each (default: "
+                   "paper e=2,s=2 .. e=5,s=8, e5m2, float16, bfloat16, float32)")
+    q.add_argument("--settings", default="cot", metavar="S1,S2",
+                   help="settings whose models are taken (default cot)")
+    q.add_argument("--min-accuracy", type=_float, default=None,
+                   help="take a model when its float32 accuracy is at least this "
+                   "(default 0.9)")
+    q.add_argument("--scheduler", metavar="ADDRESS", default=None,
+                   help="a Dask scheduler (default: a local cluster, one process per core)")
+    q.add_argument("--workers", type=positive, default=None,
+                   help="local cluster size (default: the number of cores)")
+    q.add_argument("--no-progress", action="store_true", help="no progress bar")
+    q.set_defaults(run=run_precision)
+
     r = esub.add_parser("report", help="figures and tables of a sweep",
                         description="Draw accuracy against n (a panel per task, a line per "
                         "setting and depth) and accuracy against format, and write a "
@@ -161,6 +184,25 @@ def run_sweep(args: argparse.Namespace) -> int:
     print(summary_line(result))
     for name, why in result.failed.items():
         print(f"cotsim experiment sweep: {name}: {why}", file=sys.stderr)
+    return 1 if result.failed else 0
+
+
+def _names(text: str) -> list[str]:
+    return [x.strip() for x in text.split(",") if x.strip()]
+
+
+def run_precision(args: argparse.Namespace) -> int:
+    from experiments.precision import LADDER, MIN_ACCURACY, run_precision as ladder
+    from experiments.precision import summary_line
+
+    result = ladder(args.sweep, args.formats or LADDER,
+                    _names(args.settings),
+                    MIN_ACCURACY if args.min_accuracy is None else args.min_accuracy,
+                    scheduler=args.scheduler, workers=args.workers,
+                    progress=not args.no_progress)
+    print(summary_line(result))
+    for name, why in result.failed.items():
+        print(f"cotsim experiment precision: {name}: {why}", file=sys.stderr)
     return 1 if result.failed else 0
 
 
