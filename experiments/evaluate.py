@@ -17,7 +17,12 @@ Reported:
   hint it is the answer accuracy;
 - ``teacher_forced_tokens``: the share of chain tokens right under teacher forcing (cot);
 - ``chain_accuracy``: cot, the model's own chain is right in full; hint, every label
-  at the input positions and the answer are right; base, the answer.
+  at the input positions and the answer are right; base, the answer;
+- ``attention_overflow``: the share of prompts on whose free-running pass some attention
+  weight a_ij is NaN or infinite. The simulator does not subtract the row maximum, so in
+  an IEEE format a score s > ln(largest value) makes [exp(s)] = inf, Z_i = inf and
+  a_ij = inf/inf = NaN, which then spreads through the residual stream. The paper's
+  formats saturate instead (never inf), so there it is always 0.
 """
 from __future__ import annotations
 
@@ -61,7 +66,7 @@ def evaluate(model_path: str | os.PathLike | Model, task: str | Task, setting: s
     """Accuracy of the trained model in ``fmt`` on ``samples`` held-out prompts.
 
     Returns {"accuracy", "undefined", "samples", "format", "teacher_forced",
-    "teacher_forced_tokens" (cot), "chain_accuracy", "task", "setting", "n", "seed",
+    "teacher_forced_tokens" (cot), "chain_accuracy", "attention_overflow", "task", "setting", "n", "seed",
     "seconds"} (see the module docstring)."""
     from transformer_sim.cot import run_cot
     from transformer_sim.errors import ModelUndefined
@@ -84,21 +89,27 @@ def evaluate(model_path: str | os.PathLike | Model, task: str | Task, setting: s
     sample = t.sample(np.random.default_rng([2, int(seed)]), n, int(samples))
     labels = t.label_positions(n)
     t0 = time.perf_counter()
-    right = undefined = chain_right = tf_tokens = 0
+    right = undefined = chain_right = tf_tokens = overflow = 0
     for prompt, chain, answer in zip(sample.prompts, sample.chains, sample.answers):
         if setting != "cot":
             dec = Decoder(model, capacity=prompt.size)
+            preds, bad = [], False
             try:
-                preds = [dec.push(int(tok)) for tok in prompt]
+                for tok in prompt:
+                    preds.append(dec.push(int(tok)))
+                    bad = bad or not np.isfinite(dec.attention).all()
             except ModelUndefined:
                 undefined += 1
                 continue
+            finally:
+                overflow += bad
             ok = preds[-1] == answer
             right += ok
             chain_right += ok and (setting == "base"
                                    or all(preds[p] == c for p, c in zip(labels, chain)))
             continue
-        trace = run_cot(model, prompt, n, progress=False)
+        trace = run_cot(model, prompt, n, progress=False, record_attention=True)
+        overflow += any(not np.isfinite(a).all() for a in trace.attention)
         own = np.array(trace.tokens)
         undefined += trace.undefined
         right += (not trace.undefined) and own[-1] == answer
@@ -111,7 +122,8 @@ def evaluate(model_path: str | os.PathLike | Model, task: str | Task, setting: s
     out: dict[str, Any] = {
         "accuracy": right / k, "undefined": undefined / k, "samples": k, "format": f.spec,
         "teacher_forced": (chain_right if setting == "cot" else right) / k,
-        "chain_accuracy": chain_right / k, "task": t.spec, "setting": setting, "n": n,
+        "chain_accuracy": chain_right / k, "attention_overflow": overflow / k,
+        "task": t.spec, "setting": setting, "n": n,
         "seed": int(seed), "seconds": round(time.perf_counter() - t0, 3)}
     if setting == "cot":
         out["teacher_forced_tokens"] = tf_tokens / (k * n)

@@ -282,6 +282,35 @@ def test_evaluate_in_formats(tiny_run):
     assert np.array_equal(rounded.TE, FloatFormat.parse("bfloat16").round(model.TE))
 
 
+def _score_model(task, score: float) -> "Model":
+    """One layer, one head, d = 1: every token embeds as sqrt(score), Wq = Wk = Wv = 1,
+    so every attention score s_ij is ``score``; MLP and read-out zero."""
+    from transformer_sim.model import Layer, Model
+
+    V, N = task.vocab, task.seq_len("cot", 3)
+    one = np.ones((1, 1, 1))
+    layer = Layer(Wq=one, Wk=one, Wv=one, Wo=one, W1=np.zeros((1, 1)), b1=np.zeros(1),
+                  W2=np.zeros((1, 1)), b2=np.zeros(1))
+    return Model(fmt=FloatFormat.ieee(8, 23), sum_mode="iterative",
+                 TE=np.full((V, 1), np.sqrt(score)), PE=np.zeros((N, 1)),
+                 Wout=np.zeros((V, 1)), bout=np.zeros(V), layers=(layer,))
+
+
+@pytest.mark.parametrize("setting", ["base", "cot"])
+def test_attention_overflow_is_reported(setting):
+    """Scores of 16: exp(16) = 8.9e6 is finite in float32 and bfloat16, inf in float16
+    (largest 65504), so there Z = inf and a_ij = inf/inf = NaN on every prompt; the
+    paper's formats saturate and never overflow."""
+    task = parse_task("modadd:3")
+    model = _score_model(task, 16.0)
+    for fmt, expected in (("float32", 0.0), ("bfloat16", 0.0), ("float16", 1.0),
+                          ("paper:e=3,s=4", 0.0)):
+        r = evaluate(model, task, setting, 3, fmt, samples=4)
+        assert r["attention_overflow"] == expected, (fmt, r)
+    assert evaluate(_score_model(task, 9.0), task, setting, 3, "float16",
+                    samples=4)["attention_overflow"] == 0.0  # exp(9) = 8103 < 65504
+
+
 # --- the command line ------------------------------------------------------------------
 def _cli(capsys, *argv):
     code = main(list(argv))
