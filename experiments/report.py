@@ -256,18 +256,21 @@ def markdown(rows: Sequence[dict[str, Any]], figures: Sequence[str] = ()) -> str
         out.append("")
     allacc = _by(rows, METRIC, "task", "setting", "n", "layers", "format")
     undef = _by(rows, "undefined", "task", "setting", "n", "layers", "format")
+    over = _by(rows, "attention_overflow", "task", "setting", "n", "layers", "format")
     models = _order((r["task"], r["setting"], r["n"], r["layers"]) for r in rows)
     out += ["## Accuracy against format", "",
             f"Formats narrowest first. *keeps* is the narrowest format whose accuracy is "
             f"within {100 * KEEP_TOLERANCE:.0f} points of {ref}. A cell with *u* gives the "
-            "share of undefined prompts (Z = 0) in percent.", "",
+            "share of undefined prompts (Z = 0) in percent, *o* the share whose attention "
+            "overflowed (some a_ij NaN or infinite: [exp(s)] = inf in an IEEE format).", "",
             "| task | setting | n | L | " + " | ".join(fmts) + " | keeps |",
             "|---|---|---|---|" + "---|" * (len(fmts) + 1)]
     for m in models:
         cells = []
         for f in fmts:
-            a, u = allacc.get((*m, f)), undef.get((*m, f))
-            cells.append(_pct(a) + (f" (u {_pct(u)})" if u else ""))
+            a, u, o = allacc.get((*m, f)), undef.get((*m, f)), over.get((*m, f))
+            cells.append(_pct(a) + (f" (u {_pct(u)})" if u else "")
+                         + (f" (o {_pct(o)})" if o else ""))
         keep = smallest_keeping(rows, m, ref) or "none"
         out.append(f"| {m[0]} | {m[1]} | {m[2]} | {m[3]} | " + " | ".join(cells)
                    + f" | {keep} |")
