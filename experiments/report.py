@@ -254,6 +254,13 @@ def markdown(rows: Sequence[dict[str, Any]], figures: Sequence[str] = ()) -> str
                 "|" + "---|" * len(header)]
         out += ["| " + " | ".join(cells) + " |" for cells in body]
         out.append("")
+    from .claims import MARGIN, judge, markdown as claims_markdown
+
+    out += [f"## The paper's claims ({ref})", "",
+            f"Judged by `experiments.claims` on the paper's metric: a difference counts from "
+            f"{100 * MARGIN:.0f} points on; a claim is reproduced when it holds at every "
+            "cell, partly when at some.", ""]
+    out += claims_markdown(judge(rows, ref, METRIC))
     allacc = _by(rows, METRIC, "task", "setting", "n", "layers", "format")
     undef = _by(rows, "undefined", "task", "setting", "n", "layers", "format")
     over = _by(rows, "attention_overflow", "task", "setting", "n", "layers", "format")
