@@ -3,6 +3,8 @@
 `write_report(sweep_dir, out_dir=None)` reads ``results.jsonl`` and writes, atomically
 and all together, into ``sweep_dir/report/`` unless ``out_dir`` is given:
 
+- ``accuracy_vs_n_jax.svg``: the same layout for the trained model in JAX (float32, the
+  softmax's row maximum subtracted, as it was trained): the paper's setting;
 - ``accuracy_vs_n.svg``: the paper's Figure layout. Accuracy against n, one panel per
   task, one line per setting and depth (colour: setting; marker and dash: depth), in the
   reference format (`reference_format`: float32 when the sweep has it), averaged over
@@ -40,6 +42,9 @@ from .tasks import SETTINGS
 
 #: the result field plotted as "accuracy" (the paper's metric)
 METRIC = "teacher_forced"
+#: the same metric of the trained model in JAX (float32, row maximum subtracted in the
+#: softmax), on its own held-out samples: the paper's setting
+JAX_METRIC = "train_accuracy"
 #: a format keeps a model's accuracy when it loses at most this much against the reference
 KEEP_TOLERANCE = 0.02
 COLOURS = {"base": "#1f77b4", "cot": "#d62728", "hint": "#2ca02c"}
@@ -121,11 +126,14 @@ def _rc():
                                   "font.family": "sans-serif", "font.size": 9})
 
 
-def accuracy_vs_n_svg(rows: Sequence[dict[str, Any]], fmt: str | None = None) -> str:
-    """Accuracy against n: one panel per task, one line per setting and depth."""
+def accuracy_vs_n_svg(rows: Sequence[dict[str, Any]], fmt: str | None = None,
+                      metric: str = METRIC) -> str:
+    """Accuracy against n: one panel per task, one line per setting and depth.
+    ``metric``: `METRIC` (the simulator in ``fmt``) or `JAX_METRIC` (the trained model in
+    JAX, float32 with the row maximum subtracted)."""
     fmt = fmt or reference_format(rows)
     sel = [r for r in rows if r["format"] == fmt]
-    acc = _by(sel, METRIC, "task", "setting", "layers", "n")
+    acc = _by(sel, metric, "task", "setting", "layers", "n")
     chance = _by(sel, "chance", "task", "n")
     tasks = _tasks(sel)
     with _rc():
@@ -150,7 +158,8 @@ def accuracy_vs_n_svg(rows: Sequence[dict[str, Any]], fmt: str | None = None) ->
             ax.set_ylim(-0.03, 1.03)
             ax.set_xticks(ns)
             ax.grid(alpha=0.3)
-        axes[0].set_ylabel(f"accuracy ({fmt})")
+        axes[0].set_ylabel("accuracy (JAX, float32)" if metric == JAX_METRIC
+                           else f"accuracy ({fmt}, simulator)")
         handles, labels = axes[0].get_legend_handles_labels()
         for ax in axes[1:]:
             for h, lab in zip(*ax.get_legend_handles_labels()):
@@ -217,13 +226,15 @@ def smallest_keeping(rows: Sequence[dict[str, Any]], model: Model, ref: str
     return None
 
 
-def accuracy_tables(rows: Sequence[dict[str, Any]], ref: str
+def accuracy_tables(rows: Sequence[dict[str, Any]], ref: str, jax: bool = False
                     ) -> list[tuple[str, list[str], list[list[str]]]]:
     """Per task: (task, header, rows) of the accuracy-against-n table in ``ref``; a cell
-    is "paper's metric / free-running accuracy" in percent; the last row is chance."""
+    is "paper's metric / free-running accuracy" in percent, by the simulator, or with
+    ``jax`` the same two of the JAX model; the last row is chance."""
     sel = [r for r in rows if r["format"] == ref]
-    acc = _by(sel, METRIC, "task", "setting", "layers", "n")
-    free = _by(sel, "accuracy", "task", "setting", "layers", "n")
+    acc = _by(sel, JAX_METRIC if jax else METRIC, "task", "setting", "layers", "n")
+    free = _by(sel, "train_free_running_accuracy" if jax else "accuracy",
+               "task", "setting", "layers", "n")
     chance = _by(sel, "chance", "task", "n")
     tables = []
     for task in _tasks(sel):
@@ -247,20 +258,31 @@ def markdown(rows: Sequence[dict[str, Any]], figures: Sequence[str] = ()) -> str
            "token right under teacher forcing; base and hint: the answer), in percent, "
            "the trained model run by the simulator in the format, averaged over seeds.", ""]
     out += [f"![{Path(f).stem}]({f})" for f in figures] + [""]
-    out += [f"## Accuracy against n ({ref})", "",
-            "Each cell: the paper's metric / free-running answer accuracy.", ""]
-    for task, header, body in accuracy_tables(rows, ref):
-        out += [f"**{task}**", "", "| " + " | ".join(header) + " |",
-                "|" + "---|" * len(header)]
-        out += ["| " + " | ".join(cells) + " |" for cells in body]
-        out.append("")
+    out += ["## Accuracy against n", "",
+            "Each cell: the paper's metric / free-running answer accuracy (cot: the last "
+            "token of the model's own chain; base and hint: the answer, so both numbers "
+            "agree). First the trained model in JAX (float32, the softmax with its row "
+            "maximum subtracted, as it was trained: the paper's setting), on its own "
+            "held-out samples; then the same model run by the simulator in "
+            f"{ref}, which does not subtract the maximum (DESIGN.md), on the sweep's "
+            "held-out prompts.", ""]
+    for jax in (True, False):
+        out += [f"### {'JAX, float32' if jax else f'The simulator, {ref}'}", ""]
+        for task, header, body in accuracy_tables(rows, ref, jax):
+            out += [f"**{task}**", "", "| " + " | ".join(header) + " |",
+                    "|" + "---|" * len(header)]
+            out += ["| " + " | ".join(cells) + " |" for cells in body]
+            out.append("")
     from .claims import MARGIN, judge, markdown as claims_markdown
 
-    out += [f"## The paper's claims ({ref})", "",
+    out += ["## The paper's claims", "",
             f"Judged by `experiments.claims` on the paper's metric: a difference counts from "
             f"{100 * MARGIN:.0f} points on; a claim is reproduced when it holds at every "
-            "cell, partly when at some.", ""]
-    out += claims_markdown(judge(rows, ref, METRIC))
+            "cell, partly when at some. Twice: on the JAX model (the paper's setting), "
+            f"then on the simulator in {ref}.", ""]
+    for jax in (True, False):
+        out += [f"### {'JAX, float32' if jax else f'The simulator, {ref}'}", ""]
+        out += claims_markdown(judge(rows, ref, JAX_METRIC if jax else METRIC))
     allacc = _by(rows, METRIC, "task", "setting", "n", "layers", "format")
     undef = _by(rows, "undefined", "task", "setting", "n", "layers", "format")
     over = _by(rows, "attention_overflow", "task", "setting", "n", "layers", "format")
@@ -314,7 +336,8 @@ def write_report(sweep_dir: str | os.PathLike, out_dir: str | os.PathLike | None
     out = Path(out_dir) if out_dir is not None else sweep_dir / "report"
     if out.exists() and not out.is_dir():
         raise CotsimInputError(f"{out}: exists and is not a folder")
-    figures = {"accuracy_vs_n.svg": accuracy_vs_n_svg(rows),
+    figures = {"accuracy_vs_n_jax.svg": accuracy_vs_n_svg(rows, metric=JAX_METRIC),
+               "accuracy_vs_n.svg": accuracy_vs_n_svg(rows),
                "accuracy_vs_format.svg": accuracy_vs_format_svg(rows)}
     files = [(out / name, text) for name, text in figures.items()]
     files.append((out / "report.md", markdown(rows, list(figures))))

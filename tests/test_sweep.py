@@ -299,8 +299,8 @@ def test_report_writes_svgs_and_tables(swept, tmp_path, capsys):
     out = tmp_path / "rep"
     assert main(["experiment", "report", str(full), "-o", str(out)]) == 0
     assert sorted(os.listdir(out)) == ["accuracy_vs_format.svg", "accuracy_vs_n.svg",
-                                       "report.md"]
-    for name in ("accuracy_vs_n.svg", "accuracy_vs_format.svg"):
+                                       "accuracy_vs_n_jax.svg", "report.md"]
+    for name in ("accuracy_vs_n.svg", "accuracy_vs_n_jax.svg", "accuracy_vs_format.svg"):
         root = ET.parse(out / name).getroot()
         assert root.tag.endswith("svg")
         assert "modadd:3" in (out / name).read_text()
@@ -308,6 +308,12 @@ def test_report_writes_svgs_and_tables(swept, tmp_path, capsys):
     rows = read_results(full)
     tf = {(r["setting"], r["format"]): r["teacher_forced"] for r in rows}
     assert f"| base | 1 | {100 * tf['base', 'float32']:.1f} /" in md
+    # the JAX table (first) and the simulator's (second)
+    jax = {r["setting"]: r["train_accuracy"] for r in rows}
+    sim_at = md.index("### The simulator, float32")
+    assert md.index(f"| base | 1 | {100 * jax['base']:.1f} /") < sim_at
+    assert md.index(f"| base | 1 | {100 * tf['base', 'float32']:.1f} /", sim_at) > sim_at
+    assert md.count("**CoT beats base and hint") == 2
     for r in rows:
         assert r["run"] in md
     # default: into DIR/report/
