@@ -71,10 +71,33 @@ def init_params(key: jax.Array, shape: Shape, scale: float = 0.1) -> Params:
 
 def forward(params: Params, tokens: jax.Array) -> jax.Array:
     """Logits (B, T, V) at every position of ``tokens`` (B, T), causal."""
+    return _run(params, tokens)[0]
+
+
+def score_extremes(params: Params, tokens: jax.Array) -> jax.Array:
+    """(L, 2) per layer, over heads, prompts and positions of ``tokens`` (B, T): the
+    largest attention score max s_ij, and the smallest row maximum min_i max_j s_ij.
+
+    Without the row maximum subtracted (the simulator, DESIGN.md), a format whose largest
+    value is B overflows where the first exceeds ln B ([exp(s)] = inf, a_ij = NaN), and
+    a row has Z_i = 0 (undefined) where even its maximum has [exp(s)] = 0, i.e. where the
+    second is below about ln of the smallest positive value."""
+    scores = _run(params, tokens)[1]
+    neg = -jnp.inf
+    out = []
+    for s in scores:
+        out.append(jnp.stack([jnp.max(jnp.where(jnp.isfinite(s), s, neg)),
+                              jnp.min(jnp.max(s, axis=-1))]))
+    return jnp.stack(out)
+
+
+def _run(params: Params, tokens: jax.Array) -> tuple[jax.Array, list[jax.Array]]:
+    """Logits (B, T, V) and each layer's scores (B, H, T, T), -inf above the diagonal."""
     T = tokens.shape[-1]
     h = params["TE"][tokens] + params["PE"][:T]
     causal = jnp.tril(jnp.ones((T, T), dtype=bool))
     layers = sum(1 for name in params if name.endswith(".Wq"))
+    scores = []
     for l in range(layers):
         p = lambda n: params[f"layers.{l}.{n}"]  # noqa: E731
         q = jnp.einsum("hkd,btd->bhtk", p("Wq"), h)
@@ -82,12 +105,13 @@ def forward(params: Params, tokens: jax.Array) -> jax.Array:
         v = jnp.einsum("hkd,btd->bhtk", p("Wv"), h)
         s = jnp.einsum("bhik,bhjk->bhij", q, k)  # no 1/sqrt(d) scaling
         s = jnp.where(causal, s, -jnp.inf)
+        scores.append(s)
         a = jax.nn.softmax(s, axis=-1)  # subtracts the row max: same function
         o = jnp.einsum("bhij,bhjk->bhik", a, v)
         h = h + jnp.einsum("hdk,bhtk->btd", p("Wo"), o)
         z = jax.nn.relu(jnp.einsum("fd,btd->btf", p("W1"), h) + p("b1"))
         h = h + jnp.einsum("df,btf->btd", p("W2"), z) + p("b2")
-    return jnp.einsum("vd,btd->btv", params["Wout"], h) + params["bout"]
+    return jnp.einsum("vd,btd->btv", params["Wout"], h) + params["bout"], scores
 
 
 def greedy_chain(params: Params, prompts: jax.Array, steps: int) -> jax.Array:

@@ -311,6 +311,25 @@ def test_attention_overflow_is_reported(setting):
                     samples=4)["attention_overflow"] == 0.0  # exp(9) = 8103 < 65504
 
 
+def test_score_extremes_of_the_jax_model():
+    """Every score of the hand-built model is 16: both extremes are 16. A second layer
+    reads positions whose PE makes the scores differ; the extremes are the plain max and
+    min-of-row-max of scores computed here with NumPy."""
+    from experiments.model_jax import from_model, score_extremes
+
+    task = parse_task("modadd:3")
+    params = from_model(_score_model(task, 16.0))
+    toks = np.array([[0, 1, 2, 3], [2, 2, 1, 3]])
+    assert np.allclose(np.asarray(score_extremes(params, toks)), [[16.0, 16.0]])
+    params = dict(params)
+    params["PE"] = np.arange(params["PE"].size, dtype=np.float32).reshape(
+        params["PE"].shape) / 4
+    h = 4.0 + np.asarray(params["PE"])[:4, 0]  # d = 1: the residual stream at layer 0
+    s = np.outer(h, h)
+    expect = [s[np.tril_indices(4)].max(), min(s[i, :i + 1].max() for i in range(4))]
+    assert np.allclose(np.asarray(score_extremes(params, toks[:1])), [expect])
+
+
 # --- the command line ------------------------------------------------------------------
 def _cli(capsys, *argv):
     code = main(list(argv))
