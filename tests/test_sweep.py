@@ -437,3 +437,16 @@ def test_demo_refuses_a_non_sweep_before_the_checks(tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "not a sweep folder" in err
     assert not out.exists()
+
+
+@pytest.mark.parametrize("name", ["quick.toml", "paper.toml", "paper_s5.toml",
+                                  "paper_cvp.toml"])
+def test_shipped_specs_are_valid(name):
+    """The SPECs in experiments/ load; paper.toml gives S5 its own step count."""
+    path = os.path.join(os.path.dirname(__file__), "..", "experiments", name)
+    spec = load_spec(path)
+    assert spec.runs()
+    if name == "paper.toml":
+        assert len(spec.runs()) == 72
+        assert spec.train_options("s5")["steps"] == 3000
+        assert spec.train_options("cvp")["steps"] == 1000
