@@ -15,14 +15,13 @@ again, and precision.jsonl is rewritten atomically after each model.
 from __future__ import annotations
 
 import os
-import sys
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
 from circuits.errors import CotsimInputError
 
-from .sweep import (KEY, PRECISION, SweepSpec, connect, failed_count, read_all_results,
-                    read_results, run_tasks, spec_from_dict, write_results)
+from .sweep import (KEY, PRECISION, SweepSpec, dask_client, failed_count, progress_bar,
+                    read_all_results, read_results, run_and_record, spec_from_dict)
 from .tasks import check_setting
 from .train import read_marker
 
@@ -118,36 +117,11 @@ def run_precision(sweep_dir: str | os.PathLike, formats: Sequence[str] = LADDER,
             result.skipped += 1
     if not todo:
         return result
-    client = cluster = None
-    if scheduler != "synchronous":
-        client, cluster = connect(scheduler, workers)
-    by_key = {tuple(r[k] for k in KEY): r for r in read_results(sweep_dir, PRECISION)}
-    bar = None
-    if progress and sys.stderr.isatty():
-        from tqdm import tqdm
-
-        bar = tqdm(total=len(models), initial=result.skipped, unit="model", desc="precision")
-
-    def finished(run, new, error) -> None:
-        if error is not None:
-            result.failed[run.name] = error
-        else:
-            for r in new:
-                by_key[tuple(r[k] for k in KEY)] = r
-            write_results(sweep_dir, by_key.values(), PRECISION)
-            result.done += 1
-        if bar is not None:
-            bar.update(1)
-
-    try:
-        run_tasks(todo, finished, scheduler, client)
-    finally:
-        if bar is not None:
-            bar.close()
-        if client is not None:
-            client.close()
-        if cluster is not None:
-            cluster.close()
+    with dask_client(scheduler, workers) as client:
+        bar = progress_bar(progress, len(models), result.skipped, "model", "precision")
+        result.done = run_and_record(todo, sweep_dir, PRECISION,
+                                     read_results(sweep_dir, PRECISION), result.failed,
+                                     scheduler, client, bar)
     return result
 
 

@@ -30,6 +30,7 @@ import os
 import re
 import sys
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 
@@ -417,10 +418,8 @@ def run_sweep(spec: SweepSpec | str | os.PathLike, out_dir: str | os.PathLike, *
     result = SweepResult(out_dir=out_dir, total=len(runs), skipped=len(runs) - len(todo))
     if max_runs is not None:
         todo = todo[:max(0, int(max_runs))]
-    client = cluster = None
-    if todo and scheduler != "synchronous":
-        client, cluster = connect(scheduler, workers)  # before anything is written
-    try:
+    with dask_client(scheduler, workers, needed=bool(todo)) as client:
+        # connected (or refused) before anything is written
         os.makedirs(os.path.join(out_dir, "runs"), exist_ok=True)
         if not existing:
             write_atomic(os.path.join(out_dir, "sweep.json"), (json.dumps(
@@ -428,40 +427,69 @@ def run_sweep(spec: SweepSpec | str | os.PathLike, out_dir: str | os.PathLike, *
                 indent=1) + "\n").encode("utf-8"))
         if not todo:
             return result
-        by_key = {tuple(r[k] for k in KEY): r for r in rows}
-        bar = None
-        if progress and sys.stderr.isatty():
-            from tqdm import tqdm
-
-            bar = tqdm(total=len(runs), initial=result.skipped, unit="run", desc="sweep")
-
-        def finished(run: Run, new: list[dict[str, Any]] | None, error: str | None) -> None:
-            if error is not None:
-                result.failed[run.name] = error
-            else:
-                for r in new:
-                    by_key[tuple(r[k] for k in KEY)] = r
-                write_results(out_dir, by_key.values())
-                result.done += 1
-                if on_result is not None:
-                    on_result(new)
-            if bar is not None:
-                bar.update(1)
-
         args = [(run, os.path.join(out_dir, "runs", run.name), fmts,
-                 spec.train_options(run.task),
-                 spec.samples) for run, fmts in todo]
-        try:
-            run_tasks(args, finished, scheduler, client)
-        finally:
-            if bar is not None:
-                bar.close()
+                 spec.train_options(run.task), spec.samples) for run, fmts in todo]
+        bar = progress_bar(progress, len(runs), result.skipped, "run", "sweep")
+        result.done = run_and_record(args, out_dir, RESULTS, rows, result.failed,
+                                     scheduler, client, bar, on_result)
         return result
+
+
+@contextmanager
+def dask_client(scheduler: str | None, workers: int | None, needed: bool = True):
+    """A Dask client for `run_tasks` (None for ``"synchronous"`` or when not
+    ``needed``), closed with its local cluster on leaving."""
+    client = cluster = None
+    if needed and scheduler != "synchronous":
+        client, cluster = connect(scheduler, workers)
+    try:
+        yield client
     finally:
         if client is not None:
             client.close()
         if cluster is not None:
             cluster.close()
+
+
+def progress_bar(progress: bool, total: int, initial: int, unit: str, desc: str):
+    """A tqdm bar of finished runs on a terminal, else None."""
+    if not (progress and sys.stderr.isatty()):
+        return None
+    from tqdm import tqdm
+
+    return tqdm(total=total, initial=initial, unit=unit, desc=desc)
+
+
+def run_and_record(args: list[tuple], out_dir: str, name: str,
+                   rows: Iterable[dict[str, Any]], failed: dict[str, str],
+                   scheduler: str | None, client, bar,
+                   on_result: Callable[[list[dict[str, Any]]], None] | None = None) -> int:
+    """`run_tasks` over ``args``, rewriting ``out_dir/name`` (``rows`` and the new lines,
+    deduplicated by `KEY`) atomically after each finished run; a failed run's reason goes
+    to ``failed``. Returns how many runs finished."""
+    by_key = {tuple(r[k] for k in KEY): r for r in rows}
+    done = 0
+
+    def finished(run: Run, new: list[dict[str, Any]] | None, error: str | None) -> None:
+        nonlocal done
+        if error is not None:
+            failed[run.name] = error
+        else:
+            for r in new:
+                by_key[tuple(r[k] for k in KEY)] = r
+            write_results(out_dir, by_key.values(), name)
+            done += 1
+            if on_result is not None:
+                on_result(new)
+        if bar is not None:
+            bar.update(1)
+
+    try:
+        run_tasks(args, finished, scheduler, client)
+    finally:
+        if bar is not None:
+            bar.close()
+    return done
 
 
 def run_tasks(args: list[tuple], finished: Callable, scheduler: str | None,
