@@ -83,7 +83,7 @@ def judge(rows: Sequence[dict[str, Any]], ref: str, metric: str = "teacher_force
           ) -> list[Verdict]:
     """The three claims on ``rows`` (result lines) in format ``ref``."""
     table = _table(rows, ref, metric)
-    keys = sorted(table, key=lambda k: (k[0], k[1], k[2]))
+    keys = sorted(table)
     depth = {}
     for task, n, L in keys:
         depth[task] = min(depth.get(task, L), L)
