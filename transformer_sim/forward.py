@@ -624,9 +624,16 @@ class Forward:
     attention: np.ndarray | None = None
 
 
+def _require_paper_softmax(model: Model) -> None:
+    # refuse rather than silently run the paper's softmax on a stable-softmax model
+    if model.softmax != "paper":
+        raise ModelError(f"softmax {model.softmax!r} is not supported by the forward pass yet")
+
+
 def forward_full(model: Model, tokens: Sequence[int] | np.ndarray,
                  record_attention: bool = False) -> Forward:
     """Full recompute on a prompt; raises `ModelUndefined` when some Z_i = 0."""
+    _require_paper_softmax(model)
     toks = model.check_tokens(tokens)
     n = toks.size
     L, H = model.n_layers, model.heads
@@ -706,6 +713,7 @@ class Decoder:
 
     def __init__(self, model: Model, capacity: int | None = None, fast: bool = True,
                  skips: bool = True):
+        _require_paper_softmax(model)
         self.model = model
         cap = model.max_len if capacity is None else min(int(capacity), model.max_len)
         self._A = np.zeros((model.n_layers, model.heads, cap))

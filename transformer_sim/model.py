@@ -22,6 +22,10 @@ from .floatformat import FloatFormat
 #: sum modes, in the order of fparith's SUM_ITERATIVE = 0, SUM_EXACT = 1
 SUM_MODES = ("iterative", "exact")
 
+#: softmax variants (DESIGN.md, "Exact evaluation order"): "paper" exponentiates the
+#: raw scores; "stable" subtracts each row's exact maximum first, as trained models do
+SOFTMAXES = ("paper", "stable")
+
 #: per-layer arrays, in the order of the `.npz` layout
 LAYER_ARRAYS = ("Wq", "Wk", "Wv", "Wo", "W1", "b1", "W2", "b2")
 
@@ -75,7 +79,11 @@ class Model:
     """A finite-precision transformer. Immutable: its arrays are read-only copies.
 
     ``fmt`` is the `FloatFormat` every operation rounds to; ``sum_mode`` is
-    ``"iterative"`` (round after every addition, the paper's rule) or ``"exact"``.
+    ``"iterative"`` (round after every addition, the paper's rule) or ``"exact"``;
+    ``softmax`` is ``"paper"`` (no maximum subtracted, the default) or ``"stable"``.
+    ``source`` is an optional JSON object saved in the `.npz` meta under ``"source"``:
+    where a constructed model came from (e.g. the circuit, and which tokens carry which
+    bits). It takes no part in the forward pass.
     Raises `ModelError` (a ``ValueError``) naming the offending array on bad shapes or
     on weights that are not finite values of ``fmt``.
     """
@@ -87,6 +95,8 @@ class Model:
     Wout: np.ndarray  # (V, d)
     bout: np.ndarray  # (V,)
     layers: tuple[Layer, ...] = field(default=())
+    softmax: str = "paper"
+    source: dict[str, Any] | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         if not isinstance(self.fmt, FloatFormat):
@@ -94,6 +104,11 @@ class Model:
         if self.sum_mode not in SUM_MODES:
             raise ModelError(f"sum mode {self.sum_mode!r}: expected one of "
                              f"{', '.join(SUM_MODES)}")
+        if self.softmax not in SOFTMAXES:
+            raise ModelError(f"softmax {self.softmax!r}: expected one of "
+                             f"{', '.join(SOFTMAXES)}")
+        if self.source is not None and not isinstance(self.source, dict):
+            raise ModelError(f"source: expected a JSON object, got {type(self.source).__name__}")
         for name in ("TE", "PE", "Wout", "bout"):
             object.__setattr__(self, name, _frozen(name, getattr(self, name)))
         layers = []
@@ -122,7 +137,8 @@ class Model:
         layers = tuple(Layer(**{k: r(v) for k, v in layer.arrays().items()})
                        for layer in self.layers)
         return Model(fmt=fmt, sum_mode=self.sum_mode, TE=r(self.TE), PE=r(self.PE),
-                     Wout=r(self.Wout), bout=r(self.bout), layers=layers)
+                     Wout=r(self.Wout), bout=r(self.bout), layers=layers,
+                     softmax=self.softmax, source=self.source)
 
     def _validate(self) -> None:
         if self.TE.ndim != 2 or self.TE.shape[0] < 1 or self.TE.shape[1] < 1:
@@ -192,12 +208,24 @@ class Model:
     def n_params(self) -> int:
         return sum(int(a.size) for a in self.named_arrays().values())
 
+    @property
+    def softmax_code(self) -> int:
+        """0 for the paper's softmax, 1 for the stable one (the kernels' flag)."""
+        return SOFTMAXES.index(self.softmax)
+
     def meta(self) -> dict[str, Any]:
-        """The `.npz` header (DESIGN.md layout, version 1)."""
-        return {"version": 1, "format": self.fmt.spec, "sum": self.sum_mode,
+        """The `.npz` header (DESIGN.md layout, version 1). ``softmax`` is written
+        only for ``"stable"`` (absent means ``"paper"``, so files of paper-softmax models
+        stay as they were), ``source`` only when the model has one."""
+        meta = {"version": 1, "format": self.fmt.spec, "sum": self.sum_mode,
                 "vocab": self.vocab, "d_model": self.d_model, "heads": self.heads,
                 "d_head": self.d_head, "d_ff": self.d_ff, "layers": self.n_layers,
                 "max_len": self.max_len}
+        if self.softmax != "paper":
+            meta["softmax"] = self.softmax
+        if self.source is not None:
+            meta["source"] = self.source
+        return meta
 
     def named_arrays(self) -> dict[str, np.ndarray]:
         """Every array under its `.npz` name, in layout order."""
@@ -250,7 +278,8 @@ class Model:
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Model):
             return NotImplemented
-        if self.fmt.spec != other.fmt.spec or self.sum_mode != other.sum_mode:
+        if (self.fmt.spec != other.fmt.spec or self.sum_mode != other.sum_mode
+                or self.softmax != other.softmax):
             return False
         a, b = self.named_arrays(), other.named_arrays()
         return a.keys() == b.keys() and all(
@@ -260,5 +289,6 @@ class Model:
 
     def __repr__(self) -> str:
         m = self.meta()
-        return ("Model(" + ", ".join(f"{k}={v!r}" for k, v in m.items() if k != "version")
+        return ("Model(" + ", ".join(f"{k}={v!r}" for k, v in m.items()
+                                     if k not in ("version", "source"))
                 + ")")

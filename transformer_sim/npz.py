@@ -23,7 +23,7 @@ from circuits.atomic import write_atomic
 
 from .errors import FormatError, ModelError
 from .floatformat import FloatFormat
-from .model import LAYER_ARRAYS, SUM_MODES, Layer, Model
+from .model import LAYER_ARRAYS, SOFTMAXES, SUM_MODES, Layer, Model
 
 VERSION = 1
 META_INT_KEYS = ("vocab", "d_model", "heads", "d_head", "d_ff", "layers", "max_len")
@@ -82,6 +82,12 @@ def _meta(raw: Any, where: str) -> dict[str, Any]:
     if meta["sum"] not in SUM_MODES:
         raise ModelError(f"{where}: meta 'sum' must be one of {', '.join(SUM_MODES)}, "
                          f"got {meta['sum']!r}")
+    # a file without the key predates it: the paper's softmax
+    if meta.setdefault("softmax", "paper") not in SOFTMAXES:
+        raise ModelError(f"{where}: meta 'softmax' must be one of {', '.join(SOFTMAXES)}, "
+                         f"got {meta['softmax']!r}")
+    if "source" in meta and not isinstance(meta["source"], dict):
+        raise ModelError(f"{where}: meta 'source' must be a JSON object")
     return meta
 
 
@@ -225,7 +231,8 @@ def from_bytes(data: bytes, path: str = "<model>") -> Model:
                    for i in range(meta["layers"]))
     try:
         return Model(fmt=fmt, sum_mode=meta["sum"], TE=arrays["TE"], PE=arrays["PE"],
-                     Wout=arrays["Wout"], bout=arrays["bout"], layers=layers)
+                     Wout=arrays["Wout"], bout=arrays["bout"], layers=layers,
+                     softmax=meta["softmax"], source=meta.get("source"))
     except ModelError as e:
         raise ModelError(f"{path}: {e}") from None
 

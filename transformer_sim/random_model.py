@@ -30,7 +30,7 @@ import numpy as np
 
 from .errors import ModelError, ModelUndefined
 from .floatformat import FloatFormat
-from .model import LAYER_ARRAYS, SUM_MODES, Layer, Model
+from .model import LAYER_ARRAYS, SOFTMAXES, SUM_MODES, Layer, Model
 
 QK_HALVINGS = 4
 
@@ -48,7 +48,7 @@ def _draw(rng: np.random.Generator, vocab: int, layers: int, heads: int, d_model
     return top, per_layer
 
 
-def _build(fmt: FloatFormat, sum_mode: str, top: dict, per_layer: list[dict], g: float,
+def _build(fmt: FloatFormat, sum_mode: str, softmax: str, top: dict, per_layer: list[dict], g: float,
            d: int, k: int, H: int, f: int) -> Model:
     r = fmt.round
     scale = {"Wq": g / math.sqrt(d), "Wk": g / math.sqrt(d), "Wv": 1 / math.sqrt(d),
@@ -56,7 +56,8 @@ def _build(fmt: FloatFormat, sum_mode: str, top: dict, per_layer: list[dict], g:
              "W2": 1 / math.sqrt(f), "b2": 0.1}
     layers = tuple(Layer(**{n: r(raw[n] * scale[n]) for n in LAYER_ARRAYS})
                    for raw in per_layer)
-    return Model(fmt=fmt, sum_mode=sum_mode, TE=r(0.5 * top["TE"]), PE=r(0.5 * top["PE"]),
+    return Model(fmt=fmt, sum_mode=sum_mode, softmax=softmax,
+                 TE=r(0.5 * top["TE"]), PE=r(0.5 * top["PE"]),
                  Wout=r(top["Wout"] / math.sqrt(d)), bout=r(0.1 * top["bout"]),
                  layers=layers)
 
@@ -87,13 +88,15 @@ def defined_fraction(model: Model, n_prompts: int = 32, length: int = 48,
 def random_model(vocab: int, layers: int, heads: int, d_model: int, d_ff: int,
                  max_len: int, fmt: FloatFormat | str, sum_mode: str = "iterative",
                  seed: int = 0, d_head: int | None = None, check_prompts: int = 32,
-                 check_len: int = 48) -> Model:
+                 check_len: int = 48, softmax: str = "paper") -> Model:
     """A random model (see the module docstring for the policy). ``d_head`` defaults to
     max(1, d_model // heads). ``check_prompts=0`` skips the check (no Numba needed)."""
     if isinstance(fmt, str):
         fmt = FloatFormat.parse(fmt)
     if sum_mode not in SUM_MODES:
         raise ModelError(f"sum mode {sum_mode!r}: expected one of {', '.join(SUM_MODES)}")
+    if softmax not in SOFTMAXES:
+        raise ModelError(f"softmax {softmax!r}: expected one of {', '.join(SOFTMAXES)}")
     for name, v in (("vocab", vocab), ("layers", layers), ("heads", heads),
                     ("d_model", d_model), ("d_ff", d_ff), ("max_len", max_len)):
         if not isinstance(v, (int, np.integer)) or v < 1:
@@ -112,7 +115,7 @@ def random_model(vocab: int, layers: int, heads: int, d_model: int, d_ff: int,
     g = k ** -0.25
     for attempt in range(QK_HALVINGS + 1):
         gain = 0.0 if attempt == QK_HALVINGS else g / 2 ** attempt
-        model = _build(fmt, sum_mode, top, per_layer, gain, d_model, k, heads, d_ff)
+        model = _build(fmt, sum_mode, softmax, top, per_layer, gain, d_model, k, heads, d_ff)
         if check_prompts <= 0 or defined_fraction(model, check_prompts, check_len,
                                                   seed) == 1.0:
             break

@@ -44,6 +44,9 @@ def register(sub: argparse._SubParsersAction, name: str) -> None:
     r.add_argument("--seed", type=int_at_least(0), required=True, help="random seed (>= 0)")
     r.add_argument("--sum", choices=("iterative", "exact"), default="iterative",
                    help="sum mode (default: iterative, the paper's rule)")
+    r.add_argument("--softmax", choices=("paper", "stable"), default="paper",
+                   help="paper: [exp(s_ij)] as in the paper (default); stable: "
+                   "[exp([s_ij - max_j s_ij])], as trained models compute it")
     r.add_argument("--d-head", type=positive, default=None,
                    help="width per head k (default: max(1, d_model // heads))")
     r.add_argument("-o", "--output", required=True, help="the .npz file to write")
@@ -113,7 +116,8 @@ def run_random(args: argparse.Namespace) -> int:
         raise CotsimInputError(f"--format {args.format!r}: {e}") from None
     model = random_model(vocab=args.vocab, layers=args.layers, heads=args.heads,
                          d_model=args.d_model, d_ff=args.d_ff, max_len=args.max_len,
-                         fmt=fmt, sum_mode=args.sum, seed=args.seed, d_head=args.d_head)
+                         fmt=fmt, sum_mode=args.sum, seed=args.seed, d_head=args.d_head,
+                         softmax=args.softmax)
     save(model, args.output, overwrite=args.force)
     return 0
 
@@ -178,6 +182,7 @@ def run_info(args: argparse.Namespace) -> int:
 
     model = load(args.model)
     info = model.meta()
+    info["softmax"] = model.softmax  # shown even where the file leaves it to its default
     info["params"] = model.n_params
     if args.json:
         print(json.dumps(info))
@@ -186,7 +191,7 @@ def run_info(args: argparse.Namespace) -> int:
               "Wout": "(vocab, d_model)", "bout": "(vocab,)"}
     width = max(len(k) for k in info)
     for key, value in info.items():
-        print(f"{key:<{width}}  {value}")
+        print(f"{key:<{width}}  {json.dumps(value) if isinstance(value, dict) else value}")
     for name, arr in model.named_arrays().items():
         if "." in name and not name.startswith("layers.0."):
             continue

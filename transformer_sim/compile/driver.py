@@ -21,8 +21,9 @@ figures and the budget.
 """
 from __future__ import annotations
 
+
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -85,8 +86,7 @@ def with_sum_mode(model: Model, sum_mode: str | None) -> Model:
         return model
     if sum_mode not in SUM_MODES:
         raise CotsimInputError(f"sum mode {sum_mode!r}: expected one of {', '.join(SUM_MODES)}")
-    return Model(fmt=model.fmt, sum_mode=sum_mode, TE=model.TE, PE=model.PE, Wout=model.Wout,
-                 bout=model.bout, layers=model.layers)
+    return replace(model, sum_mode=sum_mode)
 
 
 def check_compilable(model: Model, seq_len: int, sum_mode: str, budget: int,
@@ -150,6 +150,9 @@ def compile_model(model: Model, seq_len: int, sum_mode: str | None = None,
     "thermometer", "blockwise" or "auto" (exact sums only; see ``budget``).
     ``iterative``: the construction of iterative sums over positions, "tree", "tc0",
     "ac0" or "auto" (``budget.resolve_iterative``)."""
+    if model.softmax != "paper":
+        from ..errors import ModelError
+        raise ModelError(f"softmax {model.softmax!r} is not supported by the compiler yet")
     start = time.perf_counter()
     model = with_sum_mode(model, sum_mode)
     mode = model.sum_mode
