@@ -140,13 +140,15 @@ def greedy_chain(params: Params, prompts: jax.Array, steps: int) -> jax.Array:
 
 def to_model(params: Params) -> Model:
     """The trained parameters as a simulator `Model` in format float32 (``ieee:e=8,m=23``,
-    iterative sums): float32 values, stored as float64 as the layout requires."""
+    iterative sums, the stable softmax that ``jax.nn.softmax`` computes): float32
+    values, stored as float64 as the layout requires."""
     from transformer_sim.floatformat import FloatFormat
 
     arr = {name: np.asarray(v, dtype=np.float32).astype(np.float64)
            for name, v in params.items()}
     layers = sum(1 for name in arr if name.endswith(".Wq"))
-    return Model(fmt=FloatFormat.ieee(8, 23), sum_mode="iterative", TE=arr["TE"],
+    return Model(fmt=FloatFormat.ieee(8, 23), sum_mode="iterative", softmax="stable",
+                 TE=arr["TE"],
                  PE=arr["PE"], Wout=arr["Wout"], bout=arr["bout"],
                  layers=tuple(Layer(**{n: arr[f"layers.{i}.{n}"] for n in LAYER_ARRAYS})
                               for i in range(layers)))

@@ -180,6 +180,7 @@ def test_train_writes_a_loadable_model(tiny_run):
     assert metrics["steps_per_second"] > 0 and metrics["first_step_seconds"] > 0
     model = load(out / "model.npz")
     assert model.fmt.spec == FloatFormat.ieee(8, 23).spec and model.sum_mode == "iterative"
+    assert model.softmax == "stable"  # jax.nn.softmax subtracts the row maximum
     assert (model.vocab, model.max_len, model.d_model) == (6, 6, 16)
     assert (model.heads, model.d_head, model.d_ff, model.n_layers) == (2, 8, 32, 1)
 
