@@ -21,6 +21,7 @@ from oracles.rounding import brute_round, log_uniform, same_bits
 
 from transformer_sim import FloatFormat, FormatError
 from transformer_sim import fparith
+from transformer_sim.params import NPARAMS
 
 F = FloatFormat
 
@@ -416,7 +417,7 @@ def test_invalid_constructor_arguments():
 
 def test_params_vector():
     P = F.paper(2, 3).params
-    assert P.dtype == np.float64 and P.shape == (10,)
+    assert P.dtype == np.float64 and P.shape == (NPARAMS,) and NPARAMS == 11
     P[0] = 99                                               # a fresh copy each time
     assert F.paper(2, 3).params[0] != 99
     assert F.float64().params[0] == 0
