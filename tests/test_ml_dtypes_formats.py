@@ -295,3 +295,34 @@ def test_softmax_positions_from_ml_dtypes_finfo():
     # the paper's formats: B < 1 in paper:e=0,s=1 (B = 3/4, smallest 1/4)
     assert F.paper(0, 1).softmax_positions() == 3
     assert F.float64().softmax_positions() == 2 ** 1074
+
+
+def test_named_formats_table_in_docs():
+    """docs/float-formats.md lists every named format; keep its rows in sync."""
+    from pathlib import Path
+
+    from transformer_sim.floatformat import NAMES
+    doc = (Path(__file__).resolve().parent.parent / "docs" / "float-formats.md").read_text()
+    for name in list(NAMES) + ["paper:e=0,s=2", "paper:e=2,s=2", "paper:e=3,s=4"]:
+        f = F.parse(name)
+        special = {(True, True): "inf, NaN", (False, True): "NaN",
+                   (False, False): "none"}[(f.has_inf, f.has_nan)]
+        over = {"inf": "to inf", "nan": "to NaN", "saturate": "saturates"}[f.overflow]
+        n = f.softmax_positions()
+        width = f"2^{n.bit_length() - 1}" if n > 4096 and n & (n - 1) == 0 else str(n)
+        row = (f"| `{name}` | `{f.spec}` | {f.bit_width} | {f.max_value:.6g} | "
+               f"{f.min_positive:.6g} | {special} | {over} | {width} |")
+        assert row in doc, row
+
+
+def test_rounded_weights_can_exceed_the_softmax_width():
+    """The documented examples: the figure assumes weights summing to 1; the rounded
+    softmax's uniform weights [1/[n]] stay positive longer."""
+    f4 = F.parse("float4_e2m1fn")
+    assert f4.softmax_positions() == 2 and f4.div(1.0, f4.round(3.0)) == 0.5
+    e4 = F.parse("float8_e4m3fn")
+    weights = [float(e4.div(1.0, e4.round(float(n)))) for n in range(1, 466)]
+    assert e4.softmax_positions() == 512 and min(weights[:464]) > 0
+    assert np.isnan(e4.round(465.0)) and np.isnan(weights[464])
+    f6 = F.parse("float6_e2m3fn")                        # Z saturates at B = 7.5
+    assert f6.round(1000.0) == 7.5 and f6.div(1.0, 7.5) == 0.125 > 0

@@ -346,7 +346,9 @@ class FloatFormat:
         """The largest number of positions a softmax can weigh above zero: a weight is at
         least the smallest positive value, and the weights sum to about 1 (no more than B
         when B < 1), so floor(min(1, B) / smallest positive), after Li and Cotterell
-        (2025). Exact (a Python int)."""
+        (2025). Exact (a Python int). The rounded softmax can exceed it (a weight of 1/n
+        rounds up to the smallest positive value; a saturated Z = B keeps every weight
+        positive): see docs/float-formats.md."""
         from fractions import Fraction
         top = min(Fraction(1), Fraction(self.max_value))
         return math.floor(top / Fraction(self.min_positive))
