@@ -326,3 +326,56 @@ def test_rounded_weights_can_exceed_the_softmax_width():
     assert np.isnan(e4.round(465.0)) and np.isnan(weights[464])
     f6 = F.parse("float6_e2m3fn")                        # Z saturates at B = 7.5
     assert f6.round(1000.0) == 7.5 and f6.div(1.0, 7.5) == 0.125 > 0
+
+
+def test_model_files_take_the_names(tmp_path):
+    """A model's meta may name its format as ml_dtypes does, options included; it is
+    written back as the canonical spec."""
+    import json
+
+    from oracles.forward import make_model
+
+    from transformer_sim import npz
+    model = make_model("float8_e4m3fn", "iterative", 3, N=6)
+    path = tmp_path / "m.npz"
+    npz.save(model, path)
+    with np.load(path, allow_pickle=False) as z:
+        arrays = {k: z[k] for k in z.files}
+    meta = json.loads(str(arrays["meta"]))
+    assert meta["format"] == "ieee:e=4,m=3,nonfinite=nan"
+    meta["format"] = "float8_e4m3fn,overflow=saturate"
+    arrays["meta"] = np.array(json.dumps(meta))
+    named = tmp_path / "named.npz"
+    np.savez(named, **arrays)
+    back = npz.load(named)
+    assert back.fmt == F.parse("float8_e4m3fn,overflow=saturate") != model.fmt
+    assert all(np.array_equal(back.named_arrays()[k], a)
+               for k, a in model.named_arrays().items())
+
+
+@pytest.mark.parametrize("fmt,seen", [("float8_e4m3fn", "nan"), ("float6_e3m2fn", "saturate")])
+def test_forward_pass_overflows_as_the_format_says(fmt, seen):
+    """Large weights: the forward pass (full and incremental) overflows to NaN in
+    float8_e4m3fn and saturates in float6_e3m2fn, bit for bit with the exact-rational
+    reference of tests/oracles/forward.py."""
+    from oracles.forward import Undefined, exact_reference, make_model
+
+    from transformer_sim.forward import Decoder, forward_full
+    hits = defined = 0
+    for seed in range(10):
+        model = make_model(fmt, "iterative", seed, V=4, L=2, H=2, d=4, k=2, f=3, N=6,
+                           scale=8.0)
+        tokens = [int(t) for t in np.random.default_rng(seed).integers(0, 4, size=5)]
+        try:
+            want = exact_reference(model, tokens)
+        except Undefined:
+            continue
+        defined += 1
+        got = forward_full(model, tokens).logits
+        np.testing.assert_array_equal(got, want)               # NaN == NaN here
+        dec = Decoder(model)
+        dec.extend(tokens)
+        assert dec.logits.tobytes() == got.tobytes()
+        hits += bool(np.isnan(got).any() if seen == "nan" else
+                     (np.abs(got) == model.fmt.max_value).any())
+    assert defined and hits                  # the overflow this test is about did occur
