@@ -379,3 +379,50 @@ def test_forward_pass_overflows_as_the_format_says(fmt, seen):
         hits += bool(np.isnan(got).any() if seen == "nan" else
                      (np.abs(got) == model.fmt.max_value).any())
     assert defined and hits                  # the overflow this test is about did occur
+
+
+# ---------------------------------------------------------------- other widths, every option
+SMALL_NONFINITE = [F.ieee(e, m, subnormals=sub, overflow=ov, rounding=rd, nonfinite=nf)
+                   for (e, m) in [(2, 0), (2, 1), (3, 2), (4, 1)]
+                   for nf in ("nan", "none") if m > 0 or nf != "nan"
+                   for ov in {"nan": ("nan", "saturate"), "none": ("saturate",)}[nf]
+                   for sub in (True, False)
+                   for rd in ("nearest_even", "toward_zero", "nearest_away")]
+
+
+def _by_definition(fmt: F) -> set[Fraction]:
+    """The values straight from the layout: every pattern but the NaN one."""
+    bias, m = 2 ** (fmt.e - 1) - 1, fmt.m
+    out = set()
+    for field in range(2 ** fmt.e):
+        for frac in range(2 ** m):
+            if fmt.nonfinite == "nan" and field == 2 ** fmt.e - 1 and frac == 2 ** m - 1:
+                continue
+            if field == 0:
+                if frac and not fmt.subnormals:
+                    continue
+                v = Fraction(frac, 2 ** m) * Fraction(2) ** (1 - bias)
+            else:
+                v = (1 + Fraction(frac, 2 ** m)) * Fraction(2) ** (field - bias)
+            out |= {v, -v}
+    return out
+
+
+@pytest.mark.parametrize("fmt", SMALL_NONFINITE, ids=str)
+def test_small_nonfinite_formats_against_brute_force(fmt):
+    v = fmt.values()
+    assert {Fraction(float(x)) for x in v} == _by_definition(fmt) and fmt.num_values == v.size
+    assert fmt.max_value == v[-1] and fmt.min_positive == v[v > 0][0]
+    x = probe(fmt)
+    fin = np.isfinite(x)
+    want = np.array([brute_round(fmt, xi) for xi in x[fin]])
+    assert same_bits(fmt.round(x[fin]), want).all()
+    assert same_bits(scalar_round(fmt, x[fin]), want).all()
+    bits = fmt.encode(v)
+    assert len(set(bits.tolist())) == v.size and np.array_equal(fmt.decode(bits), v)
+    assert F.parse(fmt.spec) == fmt
+
+
+@given(st.sampled_from(SMALL_NONFINITE), st.floats(allow_nan=False, allow_infinity=False))
+def test_small_nonfinite_round_hypothesis(fmt, x):
+    assert same_bits(fmt.round(x), brute_round(fmt, x)).all()
