@@ -4,9 +4,9 @@ A sweep evaluates every model in the few formats of its SPEC. `run_precision` ta
 models of a finished sweep that solve their task (the paper's metric at least
 ``min_accuracy`` in the reference format, float32) and runs each again, by the same
 simulator and on the same held-out prompts, in every format of a finer ladder
-(`LADDER`: ml_dtypes' FP4, FP6 and FP8 formats, the paper's formats from 7 bits up,
-float16, bfloat16). The lines go to ``DIR/precision.jsonl``, in the schema of
-results.jsonl; `experiment report` merges them, so its *keeps* column names the narrowest format of all that keeps
+(`LADDER`: ml_dtypes' FP4, FP6, FP8 formats, the paper's from 7 bits up, float16, bfloat16). The
+lines go to ``DIR/precision.jsonl``, in the schema of results.jsonl; `experiment
+report` merges them, so its *keeps* column names the narrowest format of all that keeps
 a model's accuracy.
 
 Resumable like the sweep: a (run, format) with a line in either file is not evaluated

@@ -22,7 +22,7 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from oracles.rounding import brute_round, log_uniform, same_bits
+from oracles.rounding import brute_round, ieee_by_definition, log_uniform, same_bits
 
 from transformer_sim import FloatFormat as F
 from transformer_sim import FormatError, fparith
@@ -390,28 +390,11 @@ SMALL_NONFINITE = [F.ieee(e, m, subnormals=sub, overflow=ov, rounding=rd, nonfin
                    for rd in ("nearest_even", "toward_zero", "nearest_away")]
 
 
-def _by_definition(fmt: F) -> set[Fraction]:
-    """The values straight from the layout: every pattern but the NaN one."""
-    bias, m = 2 ** (fmt.e - 1) - 1, fmt.m
-    out = set()
-    for field in range(2 ** fmt.e):
-        for frac in range(2 ** m):
-            if fmt.nonfinite == "nan" and field == 2 ** fmt.e - 1 and frac == 2 ** m - 1:
-                continue
-            if field == 0:
-                if frac and not fmt.subnormals:
-                    continue
-                v = Fraction(frac, 2 ** m) * Fraction(2) ** (1 - bias)
-            else:
-                v = (1 + Fraction(frac, 2 ** m)) * Fraction(2) ** (field - bias)
-            out |= {v, -v}
-    return out
-
-
 @pytest.mark.parametrize("fmt", SMALL_NONFINITE, ids=str)
 def test_small_nonfinite_formats_against_brute_force(fmt):
     v = fmt.values()
-    assert {Fraction(float(x)) for x in v} == _by_definition(fmt) and fmt.num_values == v.size
+    defined = ieee_by_definition(fmt.e, fmt.m, fmt.subnormals, fmt.nonfinite)
+    assert {Fraction(float(x)) for x in v} == defined and fmt.num_values == v.size
     assert fmt.max_value == v[-1] and fmt.min_positive == v[v > 0][0]
     x = probe(fmt)
     fin = np.isfinite(x)

@@ -72,6 +72,26 @@ def brute_round(fmt: FloatFormat, x) -> float:
     return -r if neg else r
 
 
+def ieee_by_definition(e: int, m: int, subnormals: bool, nonfinite: str = "ieee"
+                       ) -> set[Fraction]:
+    """The values of an ieee format straight from its layout: every pattern, less the top
+    exponent (nonfinite "ieee": inf and NaN) or the all-ones NaN pattern ("nan")."""
+    bias = 2 ** (e - 1) - 1
+    out = set()
+    for field in range(0, 2 ** e - (nonfinite == "ieee")):
+        for frac in range(2 ** m):
+            if nonfinite == "nan" and field == 2 ** e - 1 and frac == 2 ** m - 1:
+                continue
+            if field == 0:
+                if not subnormals and frac:
+                    continue
+                v = Fraction(frac, 2 ** m) * Fraction(2) ** (1 - bias)
+            else:
+                v = (1 + Fraction(frac, 2 ** m)) * Fraction(2) ** (field - bias)
+            out |= {v, -v}
+    return out
+
+
 def same_bits(a, b) -> np.ndarray:
     """Elementwise bit-identity of float64 arrays (NaN matches NaN)."""
     a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
