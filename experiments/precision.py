@@ -4,7 +4,7 @@ A sweep evaluates every model in the few formats of its SPEC. `run_precision` ta
 models of a finished sweep that solve their task (the paper's metric at least
 ``min_accuracy`` in the reference format, float32) and runs each again, by the same
 simulator and on the same held-out prompts, in every format of a finer ladder
-(`LADDER`: the paper's formats from 7 bits up, IEEE's e5m2, float16, bfloat16). The
+(`LADDER`: ml_dtypes' FP4, FP6, FP8 formats, the paper's from 7 bits up, float16, bfloat16). The
 lines go to ``DIR/precision.jsonl``, in the schema of results.jsonl; `experiment
 report` merges them, so its *keeps* column names the narrowest format of all that keeps
 a model's accuracy.
@@ -25,8 +25,10 @@ from .sweep import (KEY, PRECISION, SweepSpec, dask_client, failed_count, progre
 from .tasks import check_setting
 from .train import read_marker
 
-#: formats from narrow to wide (bit width: 7, 8, 8, 10, 12, 13, 15, 16, 16, 17, 22, 32)
-LADDER = ("paper:e=2,s=2", "paper:e=3,s=2", "e5m2", "paper:e=3,s=3", "paper:e=3,s=4",
+#: formats from narrow to wide (bit width: 4, 6, 6, 7, 8, 8, 8, 8, 8, 10, 12, 13, 15, 16,
+#: 16, 17, 22, 32); e5m2 is ml_dtypes' float8_e5m2
+LADDER = ("float4_e2m1fn", "float6_e2m3fn", "float6_e3m2fn", "paper:e=2,s=2", "paper:e=3,s=2",
+          "e5m2", "float8_e4m3fn", "float8_e4m3", "float8_e3m4", "paper:e=3,s=3", "paper:e=3,s=4",
           "paper:e=4,s=4", "paper:e=4,s=5", "float16", "bfloat16", "paper:e=4,s=6",
           "paper:e=5,s=8", "float32")
 #: a model is taken when its reference accuracy is at least this

@@ -27,6 +27,11 @@ The check:
    under iterative sums (exact at every n <= 256, count and parity wrong from n = 257 on)
    is cotsim's own result, derived from the format, not taken from the paper.
 
+Beside it, each row shows how many positions a softmax in its format can weigh above zero
+at all: floor(min(1, B) / smallest positive), after Li and Cotterell (2025)
+(`FloatFormat.softmax_positions`): bfloat16 2^133, far beyond its 256-token counting
+limit; float8_e4m3fn 512; float4_e2m1fn 2. A note lists it for every named format.
+
 A constant-precision format has finitely many values, so any such counter breaks at some
 n: the finite-precision reason why parity and counting are outside what these
 transformers compute without CoT (AC0), while O(log n) bits reach TC0. A finite
@@ -116,6 +121,24 @@ def _search(fmt, task: str, stop: int) -> Found:
     return Found(None, None, None, None) if f is None else Found(f.n, f.bits, f.got, f.want)
 
 
+def positions_text(fmt) -> str:
+    """`FloatFormat.softmax_positions`, as 2^k when it is a large power of two."""
+    n = fmt.softmax_positions()
+    return f"2^{n.bit_length() - 1}" if n > 4096 and n & (n - 1) == 0 else str(n)
+
+
+def named_positions_note() -> str:
+    """One line: the softmax width of every named format (NAMES)."""
+    from transformer_sim import FloatFormat
+    from transformer_sim.floatformat import NAMES
+
+    items = ", ".join(f"{name} {positions_text(FloatFormat.parse(name))}" for name in NAMES)
+    return ("Softmax width, after Li and Cotterell (2025): a softmax can weigh at most "
+            "floor(min(1, B) / smallest positive) positions above zero (each weight is at "
+            "least the smallest positive value, and they sum to about 1, or at most B when "
+            f"B < 1): {items}.")
+
+
 def _bits_text(bits: Sequence[int]) -> str:
     c = int(sum(bits))
     s = "".join(map(str, bits))
@@ -150,7 +173,7 @@ def run(quick: bool = True, log_ns: Sequence[int] | None = None,
             fail = check_baseline(build_baseline(task, n, fmt))
             rows.append(("O(log n)", fmt.spec, task, n, fmt.mantissa_bits, N, f"> {n}",
                          "none" if fail is None else fail.n, "-" if fail is None else
-                         _bits_text(fail.bits), fail is None))
+                         _bits_text(fail.bits), fail is None, positions_text(fmt)))
             if fail is not None:
                 problems.append(f"O(log n) precision: {task} at n = {n} in {fmt.spec} answers "
                                 f"{fail.got} (right: {fail.want}) on {_bits_text(fail.bits)}")
@@ -163,7 +186,8 @@ def run(quick: bool = True, log_ns: Sequence[int] | None = None,
             claim = predict(fmt, task)
             if claim is None:
                 rows.append(("constant", fmt.spec, task, "-", fmt.mantissa_bits, N,
-                             f"> {MAX_SEARCH}", "not searched", "-", True))
+                             f"> {MAX_SEARCH}", "not searched", "-", True,
+                             positions_text(fmt)))
                 continue
             progress(f"{NAME}: {task} in {fmt.spec}, n = 1 .. {claim}")
             found = _search(fmt, task, claim)
@@ -171,7 +195,7 @@ def run(quick: bool = True, log_ns: Sequence[int] | None = None,
             rows.append(("constant", fmt.spec, task, claim, fmt.mantissa_bits, N, claim,
                          found.n if found.n is not None else f"none up to {claim}",
                          _bits_text(found.bits) + f" -> {found.got} (right {found.want})"
-                         if found.bits else "-", ok))
+                         if found.bits else "-", ok, positions_text(fmt)))
             curves.append((fmt.spec, task, claim))
             if found.n is None:
                 problems.append(f"{fmt.spec} {task}: the format predicts the first failure at "
@@ -200,7 +224,8 @@ def run(quick: bool = True, log_ns: Sequence[int] | None = None,
         ok = (indep in (None, N)) and below == N - 1 and at != N
         rows.append(("constant", label, "count", N, fmt.mantissa_bits, N, N,
                      N if at != N else f"none at {N}",
-                     f"{N} ones -> {at} (right {N}); {N - 1} ones -> {below}", ok))
+                     f"{N} ones -> {at} (right {N}); {N - 1} ones -> {below}", ok,
+                     positions_text(fmt)))
         seen = indep if indep is not None else "(not run)"
         notes.append(f"{label}: p = {p} significant bits, so 2^p + 1 = {2 ** p + 1}; "
                      f"uniform_attention_limit = {N}; ml_dtypes summation of ones first "
@@ -217,7 +242,8 @@ def run(quick: bool = True, log_ns: Sequence[int] | None = None,
     table = Table(("precision", "format", "task", "n", "mantissa bits (paper: 2s)",
                    "uniform-attention "
                    "limit N", "predicted first failure n*", "first failing n (forward pass)",
-                   "failing input -> answer", "as predicted"), rows)
+                   "failing input -> answer", "as predicted",
+                   "softmax positions (Li and Cotterell)"), rows)
     notes += ["Each n is run through the generic forward pass on one input per count c "
               "(the c ones at seeded random places); as the attention output depends on c "
               "only, that covers every input of length n.",
@@ -228,7 +254,8 @@ def run(quick: bool = True, log_ns: Sequence[int] | None = None,
               "at 2^p); in fixed point Z clips early but S_c = c [1/B] stays exact until it "
               "reaches B, so the counts fail later than N.",
               "O(log n) rows: log_precision_format(n) has ceil(log2(n + 1)) stored mantissa "
-              "bits, so N = 2^(m+1) + 1 > n."]
+              "bits, so N = 2^(m+1) + 1 > n.",
+              named_positions_note()]
     figures, captions = draw_figures(_figures, curves, notes=notes)
     if problems:
         return CheckResult(NAME, CLAIM, FAILS, "; ".join(problems), table, figures, captions,

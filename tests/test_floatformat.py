@@ -17,10 +17,11 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from oracles.rounding import brute_round, log_uniform, same_bits
+from oracles.rounding import brute_round, ieee_by_definition, log_uniform, same_bits
 
 from transformer_sim import FloatFormat, FormatError
 from transformer_sim import fparith
+from transformer_sim.params import NPARAMS
 
 F = FloatFormat
 
@@ -37,21 +38,6 @@ def probe_points(fmt: FloatFormat) -> np.ndarray:
     pts = np.concatenate([v, mid, mid + gap / 8, mid - gap / 8, v[:-1] + gap / 3, far,
                           np.negative(far), [0.0, -0.0]])
     return pts
-
-
-def _ieee_by_definition(e: int, m: int, subnormals: bool) -> set[Fraction]:
-    bias = 2 ** (e - 1) - 1
-    out = set()
-    for field in range(0, 2 ** e - 1):
-        for frac in range(2 ** m):
-            if field == 0:
-                if not subnormals and frac:
-                    continue
-                v = Fraction(frac, 2 ** m) * Fraction(2) ** (1 - bias)
-            else:
-                v = (1 + Fraction(frac, 2 ** m)) * Fraction(2) ** (field - bias)
-            out |= {v, -v}
-    return out
 
 
 def _paper_by_definition(e: int, s: int) -> set[Fraction]:
@@ -86,7 +72,7 @@ def test_paper_values_follow_the_definition(fmt):
 def test_small_ieee_values_follow_the_definition(fmt):
     v = fmt.values()
     assert np.all(np.diff(v) > 0)
-    assert {Fraction(float(x)) for x in v} == _ieee_by_definition(fmt.e, fmt.m, fmt.subnormals)
+    assert {Fraction(float(x)) for x in v} == ieee_by_definition(fmt.e, fmt.m, fmt.subnormals)
     assert fmt.num_values == len(v)
     assert fmt.max_value == v[-1] and fmt.min_positive == v[v > 0][0]
 
@@ -416,7 +402,7 @@ def test_invalid_constructor_arguments():
 
 def test_params_vector():
     P = F.paper(2, 3).params
-    assert P.dtype == np.float64 and P.shape == (10,)
+    assert P.dtype == np.float64 and P.shape == (NPARAMS,) and NPARAMS == 11
     P[0] = 99                                               # a fresh copy each time
     assert F.paper(2, 3).params[0] != 99
     assert F.float64().params[0] == 0

@@ -15,7 +15,8 @@ from transformer_sim.floatformat import FloatFormat
 from transformer_sim.model import Layer, Model
 from transformer_sim.random_model import defined_fraction, random_model
 
-FORMATS = ["float64", "paper:e=0,s=2", "paper:e=1,s=2", "float16", "bfloat16", "e5m2"]
+FORMATS = ["float64", "paper:e=0,s=2", "paper:e=1,s=2", "float16", "bfloat16", "e5m2",
+           "float8_e4m3fn", "float4_e2m1fn"]
 
 
 def small(fmt="paper:e=1,s=2", sum_mode="iterative", seed=3, **kw) -> Model:

@@ -340,14 +340,15 @@ def test_precision_ladder_adds_formats_and_the_report_merges_them(swept, tmp_pat
     out = tmp_path / "out"
     shutil.copytree(full, out)
     before, runs_before = (out / "results.jsonl").read_text(), _snapshot(out / "runs")
-    ladder = ["paper:e=2,s=2", "e5m2", "float32"]  # float32: already in the sweep
+    ladder = ["paper:e=2,s=2", "e5m2", "float8_e4m3fn", "float32"]  # float32: in the sweep
     assert main(["experiment", "precision", str(out), *(a for f in ladder
                                                          for a in ("--format", f)),
                  "--min-accuracy", "0", "--workers", "1", "--no-progress"]) == 0
     assert "1 models, 0 already done, 1 evaluated now" in capsys.readouterr().out
     lines = read_results(out, "precision.jsonl")
     assert {(r["setting"], r["format"]) for r in lines} == {("cot", "paper:e=2,s=2"),
-                                                            ("cot", "e5m2")}
+                                                            ("cot", "e5m2"),
+                                                            ("cot", "float8_e4m3fn")}
     for r in lines:
         direct = evaluate(out / "runs" / r["run"] / "model.npz", "modadd:3", "cot", 3,
                           r["format"], samples=12, seed=0)
@@ -358,10 +359,10 @@ def test_precision_ladder_adds_formats_and_the_report_merges_them(swept, tmp_pat
     again = run_precision(out, ladder, ("cot",), 0.0, scheduler="synchronous",
                           progress=False)
     assert (again.skipped, again.done) == (1, 0)
-    assert len(read_all_results(out)) == 6
+    assert len(read_all_results(out)) == 7
     write_report(out)
     md = (out / "report" / "report.md").read_text()
-    assert "| paper:e=2,s=2 | e5m2 |" in md  # narrowest first (after paper:e=1,s=2)
+    assert "| paper:e=2,s=2 | e5m2 | float8_e4m3fn |" in md  # narrowest first
     assert "e5m2" in (out / "report" / "accuracy_vs_format.svg").read_text()
 
 

@@ -85,6 +85,17 @@ def test_formats_honour_families_bits_and_options(data):
         assert sub is None or f.subnormals == sub
 
 
+def test_formats_honour_nonfinites():
+    only = float_formats(("ieee",), max_bits=8, nonfinites=("nan",))
+    f = find(only, lambda f: True, settings=FIND)
+    assert f == FloatFormat.ieee(2, 1, nonfinite="nan")   # nan needs m >= 1
+    f = find(float_formats(("ieee",), overflows=("saturate",), nonfinites=("none",)),
+             lambda f: f.bit_width >= 6, settings=FIND)
+    assert f == FloatFormat.ieee(2, 3, nonfinite="none")  # as float6_e2m3fn
+    with pytest.raises(ValueError, match="no nonfinite allows"):
+        float_formats(("ieee",), overflows=("inf",), nonfinites=("none",))
+
+
 def test_every_format_option_is_reachable():
     for fam in ALL_FAMILIES:
         find(float_formats(ALL_FAMILIES), lambda f, fam=fam: f.family == fam, settings=REACH)
@@ -92,6 +103,9 @@ def test_every_format_option_is_reachable():
     for r in ("nearest_even", "toward_zero", "nearest_away"):
         find(ieee, lambda f, r=r: f.rounding == r, settings=REACH)
     find(ieee, lambda f: f.overflow == "saturate", settings=REACH)
+    for nf, ov in (("nan", "nan"), ("nan", "saturate"), ("none", "saturate")):
+        find(ieee, lambda f, nf=nf, ov=ov: (f.nonfinite, f.overflow) == (nf, ov),
+             settings=REACH)
     find(ieee, lambda f: not f.subnormals, settings=REACH)
     for fam in ("paper", "ieee"):
         find(float_formats((fam,), max_bits=9), lambda f: f.bit_width == 9, settings=REACH)

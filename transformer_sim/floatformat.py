@@ -5,7 +5,10 @@ Two families (see docs/float-formats.md):
 * ``paper(e, s)``: the paper's Definitions 3.1-3.3. Values S * 2^(E - s) with
   integer |S| <= 2^(2s) - 1 and -2^max(0,e-1) <= E <= 2^e - 1 - 2^max(0,e-1).
   Round to nearest, ties to the smaller magnitude, clip beyond +-B, no inf/NaN.
-* ``ieee(exponent_bits, mantissa_bits, ...)``: IEEE-754-like binary formats.
+* ``ieee(exponent_bits, mantissa_bits, ...)``: IEEE-754-like binary formats, with
+  inf and NaN at the top exponent (IEEE) or, as ``ml_dtypes``' "fn" formats, with NaN
+  only or neither (``nonfinite=``); ``NAMES`` has float16, bfloat16 and the FP8, FP6
+  and FP4 formats under ``ml_dtypes``' names.
 
 plus ``float64()``, the unrounded reference. This module imports no Numba: the
 kernels in ``fparith`` are loaded on the first call that needs them.
@@ -24,12 +27,19 @@ from typing import Any
 import numpy as np
 
 from .errors import FormatError
-from .params import (EMAX, EMIN, F64, FAMILY, IEEE, KPAPER, MANT, MAXV, MINPOS, NPARAMS,
-                     OVERFLOW, PAPER, R_AWAY, R_EVEN, R_TIES_ZERO, R_ZERO, ROUNDING, SUBN)
+from .params import (EMAX, EMIN, F64, FAMILY, IEEE, KPAPER, MANT, MAXV, MINPOS, NF_IEEE,
+                     NF_NAN, NF_NONE, NONFIN, NPARAMS, OV_INF, OV_NAN, OV_SATURATE, OVERFLOW,
+                     PAPER, R_AWAY, R_EVEN, R_TIES_ZERO, R_ZERO, ROUNDING, SUBN)
 
 IEEE_ROUNDINGS = {"nearest_even": R_EVEN, "toward_zero": R_ZERO, "nearest_away": R_AWAY}
 PAPER_ROUNDING = "nearest_ties_to_zero"
-OVERFLOWS = {"inf": 0, "saturate": 1}
+OVERFLOWS = {"inf": OV_INF, "saturate": OV_SATURATE, "nan": OV_NAN}
+#: ieee: what the top exponent field holds. "ieee": inf and NaN; "nan": numbers, except
+#: the all-ones pattern, NaN (ml_dtypes' float8_e4m3fn); "none": numbers only (the FP6
+#: and FP4 formats). Each allows the overflows listed, the first being the default.
+NONFINITES = {"ieee": NF_IEEE, "nan": NF_NAN, "none": NF_NONE}
+NONFINITE_OVERFLOWS = {"ieee": ("inf", "saturate"), "nan": ("nan", "saturate"),
+                       "none": ("saturate",)}
 FAMILIES = ("paper", "ieee", "float64")
 
 # Limits that keep every value, and every exact intermediate, inside float64
@@ -44,10 +54,21 @@ NAMES = {
     "e5m2": "ieee:e=5,m=2",
     "float32": "ieee:e=8,m=23",
     "float64": "float64",
+    # ml_dtypes' names; each rounds as ml_dtypes converts float64 to it
+    "float8_e4m3fn": "ieee:e=4,m=3,nonfinite=nan",
+    "float8_e4m3": "ieee:e=4,m=3",
+    "float8_e3m4": "ieee:e=3,m=4",
+    "float8_e5m2": "ieee:e=5,m=2",
+    "float6_e2m3fn": "ieee:e=2,m=3,nonfinite=none",
+    "float6_e3m2fn": "ieee:e=3,m=2,nonfinite=none",
+    "float4_e2m1fn": "ieee:e=2,m=1,nonfinite=none",
 }
-_SPEC_HELP = ("expected paper:e=E,s=S, ieee:e=E,m=M[,subnormals=0|1][,overflow=inf|saturate]"
-              "[,rounding=nearest_even|toward_zero|nearest_away], or one of "
-              + ", ".join(NAMES))
+#: options a name may take after a comma, e.g. ``float8_e4m3fn,overflow=saturate``
+NAME_OPTIONS = ("subnormals", "overflow", "rounding")
+_SPEC_HELP = ("expected paper:e=E,s=S, ieee:e=E,m=M[,nonfinite=ieee|nan|none][,subnormals=0|1]"
+              "[,overflow=inf|nan|saturate][,rounding=nearest_even|toward_zero|nearest_away], "
+              "or one of " + ", ".join(NAMES) + " (an ieee name may add ,overflow=..., "
+              ",rounding=... or ,subnormals=...)")
 
 
 def _is_int(x: Any) -> bool:
@@ -68,8 +89,9 @@ class FloatFormat:
     s: int = 0                     # paper: the significand has 2s bits
     m: int = 0                     # ieee: stored mantissa bits (precision m + 1)
     subnormals: bool = True        # ieee only
-    overflow: str | None = None    # ieee: "inf" | "saturate"; paper: "saturate"
+    overflow: str | None = None    # ieee: see NONFINITE_OVERFLOWS; paper: "saturate"
     rounding: str | None = None    # ieee: see IEEE_ROUNDINGS; paper: PAPER_ROUNDING
+    nonfinite: str | None = None   # ieee: see NONFINITES; paper: "none"; float64: "ieee"
 
     # ------------------------------------------------------------ validation
     def __post_init__(self) -> None:
@@ -99,6 +121,10 @@ class FloatFormat:
     def _check_paper(self) -> None:
         self._set_default("overflow", "saturate")
         self._set_default("rounding", PAPER_ROUNDING)
+        self._set_default("nonfinite", "none")
+        if self.nonfinite != "none":
+            raise FormatError(f"paper format: has no inf or NaN (nonfinite is always "
+                              f"'none'), got nonfinite={self.nonfinite!r}")
         if not 0 <= self.e <= PAPER_MAX_E:
             raise FormatError(f"paper format: e must be between 0 and {PAPER_MAX_E} "
                               f"(a wider exponent range leaves float64), got {self.e}")
@@ -117,7 +143,12 @@ class FloatFormat:
                               f"got {self.rounding!r}")
 
     def _check_ieee(self) -> None:
-        self._set_default("overflow", "inf")
+        self._set_default("nonfinite", "ieee")
+        if self.nonfinite not in NONFINITES:
+            raise FormatError(f"ieee format: nonfinite must be one of "
+                              f"{', '.join(NONFINITES)}, got {self.nonfinite!r}")
+        allowed = NONFINITE_OVERFLOWS[self.nonfinite]
+        self._set_default("overflow", allowed[0])
         self._set_default("rounding", "nearest_even")
         if not IEEE_MIN_E <= self.e <= IEEE_MAX_E:
             raise FormatError(f"ieee format: exponent_bits must be between {IEEE_MIN_E} and "
@@ -128,9 +159,14 @@ class FloatFormat:
                               f"float64), got {self.m}")
         if self.s != 0:
             raise FormatError(f"ieee format: has no parameter s (got s={self.s})")
-        if self.overflow not in OVERFLOWS:
-            raise FormatError(f"ieee format: overflow must be one of {', '.join(OVERFLOWS)}, "
-                              f"got {self.overflow!r}")
+        if self.overflow not in allowed:
+            raise FormatError(f"ieee format: overflow must be one of {', '.join(allowed)}"
+                              + ("" if self.nonfinite == "ieee" else
+                                 f" with nonfinite={self.nonfinite}")
+                              + f", got {self.overflow!r}")
+        if self.nonfinite == "nan" and self.m == 0:
+            raise FormatError("ieee format: nonfinite=nan needs mantissa_bits >= 1 (the NaN "
+                              "is the top exponent with an all-ones mantissa)")
         if self.rounding not in IEEE_ROUNDINGS:
             raise FormatError(f"ieee format: rounding must be one of "
                               f"{', '.join(IEEE_ROUNDINGS)}, got {self.rounding!r}")
@@ -138,8 +174,9 @@ class FloatFormat:
     def _check_float64(self) -> None:
         self._set_default("overflow", "inf")
         self._set_default("rounding", "nearest_even")
-        if (self.e, self.s, self.m, self.subnormals, self.overflow, self.rounding) != \
-                (0, 0, 0, True, "inf", "nearest_even"):
+        self._set_default("nonfinite", "ieee")
+        if (self.e, self.s, self.m, self.subnormals, self.overflow, self.rounding,
+                self.nonfinite) != (0, 0, 0, True, "inf", "nearest_even", "ieee"):
             raise FormatError("float64 format takes no parameters")
 
     # ---------------------------------------------------------- constructors
@@ -150,10 +187,14 @@ class FloatFormat:
 
     @classmethod
     def ieee(cls, exponent_bits: int, mantissa_bits: int, subnormals: bool = True,
-             overflow: str = "inf", rounding: str = "nearest_even") -> "FloatFormat":
-        """An IEEE-754-like binary format (bias 2^(e-1) - 1, top exponent reserved)."""
+             overflow: str | None = None, rounding: str = "nearest_even",
+             nonfinite: str = "ieee") -> "FloatFormat":
+        """An IEEE-754-like binary format with bias 2^(e-1) - 1. ``nonfinite``: what the
+        top exponent holds ("ieee": inf and NaN; "nan": numbers and, at the all-ones
+        pattern, NaN; "none": numbers). ``overflow`` defaults to "inf", "nan" and
+        "saturate" for these three."""
         return cls("ieee", e=exponent_bits, m=mantissa_bits, subnormals=subnormals,
-                   overflow=overflow, rounding=rounding)
+                   overflow=overflow, rounding=rounding, nonfinite=nonfinite)
 
     @classmethod
     def float64(cls) -> "FloatFormat":
@@ -162,13 +203,27 @@ class FloatFormat:
 
     @classmethod
     def parse(cls, spec: str) -> "FloatFormat":
-        """Read ``paper:e=0,s=2``, ``ieee:e=5,m=10[,...]`` or a name (float16, ...)."""
+        """Read ``paper:e=0,s=2``, ``ieee:e=5,m=10[,...]`` or a name (float16, ...), which
+        for an ieee format may add options: ``float8_e4m3fn,overflow=saturate``."""
         if not isinstance(spec, str):
             raise FormatError(f"format spec must be a string, got {type(spec).__name__}")
         text = spec.strip()
         if not text:
             raise FormatError(f"empty format spec: {_SPEC_HELP}")
-        text = NAMES.get(text, text)
+        name, comma, options = text.partition(",")
+        name = name.strip()
+        if name in NAMES:
+            text = NAMES[name]
+            if comma:
+                if not text.startswith("ieee:"):
+                    raise FormatError(f"format {spec!r}: {name} takes no options")
+                for item in options.split(","):
+                    key = item.partition("=")[0].strip()
+                    if key not in NAME_OPTIONS:
+                        raise FormatError(f"format {spec!r}: a name takes only "
+                                          f"{', '.join(NAME_OPTIONS)} as options, "
+                                          f"got {item.strip()!r}")
+                text += "," + options
         if text == "float64":
             return cls.float64()
         fam, colon, rest = text.partition(":")
@@ -185,8 +240,8 @@ class FloatFormat:
             if key in kv:
                 raise FormatError(f"format {spec!r}: {key} given twice")
             kv[key] = val
-        allowed = ("e", "s") if fam == "paper" else ("e", "m", "subnormals", "overflow",
-                                                     "rounding")
+        allowed = ("e", "s") if fam == "paper" else ("e", "m", "nonfinite", "subnormals",
+                                                     "overflow", "rounding")
         for key in kv:
             if key not in allowed:
                 raise FormatError(f"format {spec!r}: unknown key {key!r} for {fam} "
@@ -210,8 +265,9 @@ class FloatFormat:
                 raise FormatError(f"format {spec!r}: subnormals must be 0 or 1, got {sub!r}")
             e, m = integer("e"), integer("m")
             build = lambda: cls.ieee(e, m, subnormals=sub == "1",  # noqa: E731
-                                     overflow=kv.get("overflow", "inf"),
-                                     rounding=kv.get("rounding", "nearest_even"))
+                                     overflow=kv.get("overflow"),
+                                     rounding=kv.get("rounding", "nearest_even"),
+                                     nonfinite=kv.get("nonfinite", "ieee"))
         try:
             return build()
         except FormatError as err:
@@ -226,9 +282,11 @@ class FloatFormat:
         if self.family == "paper":
             return f"paper:e={self.e},s={self.s}"
         out = f"ieee:e={self.e},m={self.m}"
+        if self.nonfinite != "ieee":
+            out += f",nonfinite={self.nonfinite}"
         if not self.subnormals:
             out += ",subnormals=0"
-        if self.overflow != "inf":
+        if self.overflow != NONFINITE_OVERFLOWS[self.nonfinite][0]:
             out += f",overflow={self.overflow}"
         if self.rounding != "nearest_even":
             out += f",rounding={self.rounding}"
@@ -252,13 +310,14 @@ class FloatFormat:
 
     @property
     def exponent_range(self) -> tuple[int, int]:
-        """(Emin, Emax): the paper's E range, or IEEE's normal exponents (1-bias, bias)."""
+        """(Emin, Emax): the paper's E range, or IEEE's normal exponents (1-bias, bias;
+        up to bias + 1 when the top exponent field holds numbers, nonfinite != "ieee")."""
         if self.family == "paper":
             h = 2 ** max(0, self.e - 1)
             return -h, 2 ** self.e - 1 - h
         if self.family == "ieee":
             bias = 2 ** (self.e - 1) - 1
-            return 1 - bias, bias
+            return 1 - bias, bias + (self.nonfinite != "ieee")
         return -1022, 1023
 
     @property
@@ -267,9 +326,32 @@ class FloatFormat:
         lo, hi = self.exponent_range
         if self.family == "paper":
             return math.ldexp(4 ** self.s - 1, hi - self.s)
-        if self.family == "ieee":
-            return math.ldexp(2 ** (self.m + 1) - 1, hi - self.m)
+        if self.family == "ieee":         # nonfinite=nan: the top significand is the NaN
+            top = 2 ** (self.m + 1) - 1 - (self.nonfinite == "nan")
+            return math.ldexp(top, hi - self.m)
         return sys.float_info.max
+
+    @property
+    def has_nan(self) -> bool:
+        """Whether the format has a NaN (ieee with nonfinite != "none", m > 0; float64)."""
+        return self.family == "float64" or (self.family == "ieee" and self.m > 0
+                                            and self.nonfinite != "none")
+
+    @property
+    def has_inf(self) -> bool:
+        """Whether the format has infinities (ieee with nonfinite="ieee"; float64)."""
+        return self.family != "paper" and self.nonfinite == "ieee"
+
+    def softmax_positions(self) -> int:
+        """The largest number of positions a softmax can weigh above zero: a weight is at
+        least the smallest positive value, and the weights sum to about 1 (no more than B
+        when B < 1), so floor(min(1, B) / smallest positive), after Li and Cotterell
+        (2025). Exact (a Python int). The rounded softmax can exceed it (a weight of 1/n
+        rounds up to the smallest positive value; a saturated Z = B keeps every weight
+        positive): see docs/float-formats.md."""
+        from fractions import Fraction
+        top = min(Fraction(1), Fraction(self.max_value))
+        return math.floor(top / Fraction(self.min_positive))
 
     @property
     def min_positive(self) -> float:
@@ -308,6 +390,7 @@ class FloatFormat:
         else:
             P[FAMILY], P[MANT], P[SUBN] = PAPER, self.s, 0.0
             P[OVERFLOW], P[ROUNDING], P[KPAPER] = 1, R_TIES_ZERO, 4 ** self.s - 1
+        P[NONFIN] = NONFINITES[self.nonfinite]
         P[EMIN], P[EMAX] = lo, hi
         P[MAXV], P[MINPOS] = self.max_value, self.min_positive
         return P
@@ -321,6 +404,7 @@ class FloatFormat:
             nonneg = K + 1 + (hi - lo) * (K + 1) // 2
         elif self.family == "ieee":
             nonneg = 1 + (hi - lo + 1) * 2 ** self.m + (2 ** self.m - 1 if self.subnormals else 0)
+            nonneg -= self.nonfinite == "nan"
         else:
             nonneg = 2 ** 63 - 2 ** 52              # patterns 0 .. 0x7FEF...F: +0 and up
         return 2 * nonneg - 1
@@ -344,6 +428,8 @@ class FloatFormat:
                 parts.append(np.ldexp(np.arange(1, 2 ** m, dtype=np.float64), lo - m))
             sig = np.arange(2 ** m, 2 ** (m + 1), dtype=np.float64)
             parts += [np.ldexp(sig, E - m) for E in range(lo, hi + 1)]
+            if self.nonfinite == "nan":
+                parts[-1] = parts[-1][:-1]          # the all-ones pattern is NaN
         pos = np.concatenate(parts)
         return np.concatenate([-pos[:0:-1], pos])
 
@@ -362,8 +448,7 @@ class FloatFormat:
             ok = self.round(arr) == arr
         nan = np.isnan(arr)
         if nan.any():
-            has_nan = self.family == "float64" or (self.family == "ieee" and self.m > 0)
-            ok = np.where(nan, has_nan, ok)
+            ok = np.where(nan, self.has_nan, ok)
         return ok
 
     is_representable = contains
@@ -379,7 +464,9 @@ class FloatFormat:
         """Bit patterns (``bit_width`` bits, smallest unsigned dtype) of format values.
 
         ieee: sign | exponent field | mantissa, as IEEE-754 (top exponent = inf/NaN,
-        NaN encodes as the quiet NaN with only the top mantissa bit set).
+        NaN encodes as the quiet NaN with only the top mantissa bit set); with
+        nonfinite="nan" the top exponent holds numbers and NaN is all ones (as
+        ml_dtypes' float8_e4m3fn), with "none" it holds numbers only.
         paper: sign (1 bit) | E - Emin (e bits) | S (2s bits), with the canonical
         choice of the smallest E whose range holds |x|; zero is all zeros.
         ``decode(encode(x)) == x`` for every value; ``encode`` is injective.
@@ -408,7 +495,8 @@ class FloatFormat:
                 frac = np.ldexp(np.where(fin, a, 0.0), -scale)
                 frac = np.where(normal, frac - 2.0 ** m, frac)
             field = np.where(np.isfinite(a), field, top)
-            frac = np.where(np.isnan(a), 2.0 ** (m - 1) if m else 0.0, frac)
+            nan_frac = 2.0 ** m - 1 if self.nonfinite == "nan" else 2.0 ** (m - 1) if m else 0.0
+            frac = np.where(np.isnan(a), nan_frac, frac)
             frac = np.where(np.isinf(a), 0.0, frac)
             bits = (field.astype(np.uint64) << np.uint64(m)) | frac.astype(np.uint64)
             width = self.e + m
@@ -429,7 +517,8 @@ class FloatFormat:
 
         paper: every pattern is valid (several may give one value; -0 gives 0).
         ieee: patterns with no value in this format (subnormals when they are off,
-        inf when overflow saturates) raise FormatError.
+        inf when overflow saturates) raise FormatError. The top exponent decodes as the
+        format's ``nonfinite`` says.
         """
         b = np.asarray(bits)
         if b.dtype.kind not in "ui":
@@ -447,8 +536,13 @@ class FloatFormat:
             frac = (b & np.uint64((1 << m) - 1)).astype(np.float64)
             val = np.where(field == 0, np.ldexp(frac, lo - m),
                            np.ldexp(frac + 2.0 ** m, field - 1 + lo - m))
-            special = field == top
-            val = np.where(special, np.where(frac == 0, np.inf, np.nan), val)
+            if self.nonfinite == "ieee":
+                special = field == top
+                val = np.where(special, np.where(frac == 0, np.inf, np.nan), val)
+            else:
+                special = np.zeros(b.shape, dtype=bool)    # no inf pattern
+                if self.nonfinite == "nan":
+                    val = np.where((field == top) & (frac == 2.0 ** m - 1), np.nan, val)
             unused = (special & (frac == 0) & (self.overflow == "saturate")) | \
                      ((field == 0) & (frac != 0) & (not self.subnormals))
             if unused.any():

@@ -52,8 +52,9 @@ import math
 import numpy as np
 from numba import njit
 
-from .params import (EMAX, EMIN, F64, FAMILY, IEEE, KPAPER, MANT, MAXV, MINPOS, NPARAMS,
-                     OVERFLOW, PAPER, R_AWAY, R_EVEN, R_TIES_ZERO, R_ZERO, ROUNDING, SUBN)
+from .params import (EMAX, EMIN, F64, FAMILY, IEEE, KPAPER, MANT, MAXV, MINPOS, NF_NONE,
+                     NONFIN, NPARAMS, OV_INF, OV_NAN, OVERFLOW, PAPER, R_AWAY, R_EVEN,
+                     R_TIES_ZERO, R_ZERO, ROUNDING, SUBN)
 
 SUM_ITERATIVE = 0
 SUM_EXACT = 1
@@ -108,11 +109,16 @@ def _iround(th, sl, mode):
 
 @njit(cache=True)
 def _overflow(neg, P):
-    if P[OVERFLOW] != 0.0 or int(P[ROUNDING]) == R_ZERO:
-        r = P[MAXV]
-    else:
+    """An ieee result beyond B: inf, B (saturate, or toward zero) or NaN (as ml_dtypes'
+    float8_e4m3fn conversion), with the sign of the result."""
+    ov = int(P[OVERFLOW])
+    if ov == OV_INF and int(P[ROUNDING]) != R_ZERO:
         r = math.inf
-    return -r if neg else r
+    elif ov == OV_NAN and int(P[ROUNDING]) != R_ZERO:
+        r = math.nan
+    else:
+        r = P[MAXV]
+    return math.copysign(r, -1.0) if neg else r       # (-NaN needs copysign in Numba)
 
 
 @njit(cache=True)
@@ -258,15 +264,23 @@ def _round2_general(hi, sl, k, P):
 
 @njit(cache=True)
 def rnd(x, P):
-    """Round a float64 value to the format."""
+    """Round a float64 value to the format.
+
+    A NaN stays NaN, except in an ieee format without NaN (nonfinite="none"), where it
+    becomes the zero of the opposite sign: ml_dtypes' conversion to its FP6 and FP4
+    formats. An inf becomes inf, B or NaN as the format's overflow says."""
     fam = int(P[FAMILY])
-    if fam == F64 or x != x:
+    if fam == F64:
+        return x
+    if x != x:
+        if fam == IEEE and int(P[NONFIN]) == NF_NONE:
+            return 0.0 if math.copysign(1.0, x) < 0.0 else -0.0
         return x
     if x == 0.0:
         return x if fam == IEEE else 0.0
     if math.isinf(x):
-        if fam == IEEE and P[OVERFLOW] == 0.0:
-            return x
+        if fam == IEEE and int(P[OVERFLOW]) in (OV_INF, OV_NAN):
+            return x if int(P[OVERFLOW]) == OV_INF else math.copysign(math.nan, x)
         return P[MAXV] if x > 0 else -P[MAXV]
     return _round2(x, 0, 0, P)
 
@@ -506,6 +520,7 @@ def round_array_scalar(x, P, out):
 _MAG = 0x7FFFFFFFFFFFFFFF
 _SIGN = -0x8000000000000000
 _INF_BITS = 0x7FF0000000000000
+_NAN_BITS = 0x7FF8000000000000
 
 
 @njit(cache=True)
@@ -522,7 +537,11 @@ def _round_bits_ieee(xb, x, P, maxbits, ob, out):
     lo_ex = int(P[EMIN]) + 1023                  # float64 biased exponent range of
     hi_ex = int(P[EMAX]) + 1023                  # the target's normal numbers
     mode = int(P[ROUNDING])
-    ovf = maxbits if (P[OVERFLOW] != 0.0 or mode == R_ZERO) else np.int64(_INF_BITS)
+    ov = int(P[OVERFLOW])
+    if mode == R_ZERO or ov not in (OV_INF, OV_NAN):
+        ovf = maxbits
+    else:
+        ovf = np.int64(_INF_BITS) if ov == OV_INF else np.int64(_NAN_BITS)
     for i in range(xb.shape[0]):
         b = xb[i]
         mag = b & _MAG

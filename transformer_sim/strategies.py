@@ -33,7 +33,8 @@ from hypothesis import strategies as st
 
 from .automata import DFA
 from .floatformat import (FAMILIES, IEEE_MAX_E, IEEE_MAX_M, IEEE_MIN_E, IEEE_ROUNDINGS,
-                          OVERFLOWS, PAPER_MAX_E, PAPER_MAX_S, FloatFormat)
+                          NONFINITE_OVERFLOWS, NONFINITES, OVERFLOWS, PAPER_MAX_E, PAPER_MAX_S,
+                          FloatFormat)
 from .model import SUM_MODES, Layer, Model
 
 #: formats with at most this many values are drawn from ``values()``; wider ones by
@@ -51,17 +52,20 @@ SPARSITIES = (0.0, 0.5, 0.9)
 # --------------------------------------------------------------------- formats
 def float_formats(families: Sequence[str] = ("paper", "ieee"), max_bits: int = 8,
                   subnormals: bool | None = None, overflows: Sequence[str] | None = None,
-                  roundings: Sequence[str] | None = None) -> st.SearchStrategy[FloatFormat]:
+                  roundings: Sequence[str] | None = None,
+                  nonfinites: Sequence[str] | None = None) -> st.SearchStrategy[FloatFormat]:
     """A valid `FloatFormat` of one of ``families`` ("paper", "ieee", "float64"), whose
     bit patterns have at most ``max_bits`` bits (1 + e + 2s for paper, 1 + e + m for ieee;
     float64, the unrounded reference, is drawn as it is when listed).
 
     - paper: e from 0 and s from 1 (``paper:e=0,s=1`` is 3 bits);
     - ieee: e from 2 and m from 0, with ``subnormals`` (None: both, else as given),
-      overflow one of ``overflows`` and rounding one of ``roundings`` (None: all).
+      nonfinite one of ``nonfinites`` (what the top exponent holds: "ieee", "nan" as
+      float8_e4m3fn, "none" as the FP6/FP4 formats), overflow one of ``overflows`` that
+      the nonfinite allows, and rounding one of ``roundings`` (None: all).
 
     Shrinks towards the first family, the fewest bits, and IEEE's defaults (subnormals,
-    overflow to inf, round to nearest even).
+    inf and NaN at the top exponent, overflow to inf, round to nearest even).
     """
     families = tuple(families)
     if not families or any(f not in FAMILIES for f in families):
@@ -78,13 +82,17 @@ def float_formats(families: Sequence[str] = ("paper", "ieee"), max_bits: int = 8
                          f"got {subnormals!r}")
     overflows = _choices("overflows", overflows, tuple(OVERFLOWS))
     roundings = _choices("roundings", roundings, tuple(IEEE_ROUNDINGS))
+    nonfinites = tuple(nf for nf in _choices("nonfinites", nonfinites, tuple(NONFINITES))
+                       if set(NONFINITE_OVERFLOWS[nf]) & set(overflows))
+    if not nonfinites:
+        raise ValueError(f"float_formats: no nonfinite allows the overflows {overflows!r}")
     subs = (True, False) if subnormals is None else (subnormals,)
     parts = []
     for fam in dict.fromkeys(families):
         if fam == "paper":
             parts.append(_paper_formats(max_bits))
         elif fam == "ieee":
-            parts.append(_ieee_formats(max_bits, subs, overflows, roundings))
+            parts.append(_ieee_formats(max_bits, subs, overflows, roundings, nonfinites))
         else:
             parts.append(st.just(FloatFormat.float64()))
     return st.one_of(parts)
@@ -111,14 +119,25 @@ def _paper_formats(max_bits: int) -> st.SearchStrategy[FloatFormat]:
 
 
 def _ieee_formats(max_bits: int, subs: tuple[bool, ...], overflows: tuple[str, ...],
-                  roundings: tuple[str, ...]) -> st.SearchStrategy[FloatFormat]:
+                  roundings: tuple[str, ...], nonfinites: tuple[str, ...]
+                  ) -> st.SearchStrategy[FloatFormat]:
+    if max_bits < 4:                                     # "nan" needs a mantissa bit
+        nonfinites = tuple(n for n in nonfinites if n != "nan")
+        if not nonfinites:
+            raise ValueError(f"float_formats: the smallest ieee format with nonfinite=nan "
+                             f"has 4 bits, max_bits is {max_bits}")
+
     @st.composite
     def draw(data: st.DrawFn) -> FloatFormat:
-        e = data(st.integers(IEEE_MIN_E, min(IEEE_MAX_E, max_bits - 1)))
-        m = data(st.integers(0, min(IEEE_MAX_M, max_bits - 1 - e)))
-        return FloatFormat.ieee(e, m, subnormals=data(st.sampled_from(subs)),
-                                overflow=data(st.sampled_from(overflows)),
-                                rounding=data(st.sampled_from(roundings)))
+        nf = data(st.sampled_from(nonfinites))
+        m_min = 1 if nf == "nan" else 0
+        e = data(st.integers(IEEE_MIN_E, min(IEEE_MAX_E, max_bits - 1 - m_min)))
+        m = data(st.integers(m_min, min(IEEE_MAX_M, max_bits - 1 - e)))
+        ovs = [o for o in NONFINITE_OVERFLOWS[nf] if o in overflows]   # default first
+        # one draw whatever nf allows, so that shrinking nf to "ieee" shortens nothing
+        ov = ovs[data(st.integers(0, len(overflows) - 1)) % len(ovs)]
+        return FloatFormat.ieee(e, m, subnormals=data(st.sampled_from(subs)), overflow=ov,
+                                rounding=data(st.sampled_from(roundings)), nonfinite=nf)
     return draw()
 
 
@@ -147,6 +166,8 @@ def _binades(fmt: FloatFormat) -> tuple[tuple[int, int, int], ...]:
     sub = fmt.family == "float64" or fmt.subnormals
     out = [(0, 2 ** m - 1 if sub else 0, lo - m)]
     out += [(2 ** m, 2 ** (m + 1) - 1, E - m) for E in range(lo, hi + 1)]
+    if fmt.family == "ieee" and fmt.nonfinite == "nan":     # the top pattern is NaN
+        out[-1] = (2 ** m, 2 ** (m + 1) - 2, hi - m)
     return tuple(out)
 
 

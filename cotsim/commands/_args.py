@@ -21,6 +21,12 @@ def int_at_least(lo: int) -> Callable[[str], int]:
 
 positive = int_at_least(1)
 
+#: the format names a --format accepts (transformer_sim.floatformat.NAMES), for help texts
+FORMAT_HELP = ("paper:e=E,s=S, ieee:e=E,m=M[,...], float16, bfloat16, e5m2, float32, "
+               "float64, or an ml_dtypes name: float8_e4m3fn, float8_e4m3, float8_e3m4, "
+               "float8_e5m2, float6_e2m3fn, float6_e3m2fn, float4_e2m1fn (NAME,overflow="
+               "saturate saturates; see docs/float-formats.md)")
+
 
 def check_output(src: str | None, dst: str, force: bool, what: str = "input file",
                  exts: tuple[str, ...] | None = None) -> None:

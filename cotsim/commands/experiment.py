@@ -20,7 +20,7 @@ import argparse
 import json
 import sys
 
-from ._args import int_at_least, positive
+from ._args import FORMAT_HELP, int_at_least, positive
 
 #: the contract's keys, printed first
 TRAIN_KEYS = ("task", "setting", "n", "layers", "d_model", "steps", "seconds", "accuracy",
@@ -88,7 +88,7 @@ def register(sub: argparse._SubParsersAction, name: str) -> None:
     e.add_argument("--setting", required=True, help="base, cot or hint")
     e.add_argument("--n", type=_integer, required=True, help="input length n")
     e.add_argument("--format", required=True,
-                   help="paper:e=E,s=S, ieee:e=E,m=M, float16, bfloat16, e5m2, float32, float64")
+                   help=FORMAT_HELP)
     e.add_argument("--samples", type=positive, default=256, help="prompts (default 256)")
     e.add_argument("--seed", type=int_at_least(0), default=0, help="random seed (0)")
     e.add_argument("--json", action="store_true", help="print one JSON object")
@@ -118,7 +118,8 @@ def register(sub: argparse._SubParsersAction, name: str) -> None:
     q.add_argument("sweep", metavar="DIR", help="a sweep folder")
     q.add_argument("--format", dest="formats", action="append", default=None,
                    metavar="FMT", help="a format of the ladder; repeat for each (default: "
-                   "paper e=2,s=2 .. e=5,s=8, e5m2, float16, bfloat16, float32)")
+                   "paper e=2,s=2 .. e=5,s=8, the FP4, FP6 and FP8 formats, float16, bfloat16, "
+                   "float32)")
     q.add_argument("--settings", default="cot", metavar="S1,S2",
                    help="settings whose models are taken (default cot)")
     q.add_argument("--min-accuracy", type=_float, default=None,

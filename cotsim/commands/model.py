@@ -18,7 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from ._args import int_at_least, positive
+from ._args import FORMAT_HELP, int_at_least, positive
 
 
 def register(sub: argparse._SubParsersAction, name: str) -> None:
@@ -40,7 +40,7 @@ def register(sub: argparse._SubParsersAction, name: str) -> None:
     r.add_argument("--max-len", type=positive, required=True,
                    help="positions N (rows of PE)")
     r.add_argument("--format", required=True,
-                   help="paper:e=E,s=S, ieee:e=E,m=M, float16, bfloat16, e5m2 or float64")
+                   help=FORMAT_HELP)
     r.add_argument("--seed", type=int_at_least(0), required=True, help="random seed (>= 0)")
     r.add_argument("--sum", choices=("iterative", "exact"), default="iterative",
                    help="sum mode (default: iterative, the paper's rule)")
@@ -64,7 +64,7 @@ def register(sub: argparse._SubParsersAction, name: str) -> None:
                    help="generate T tokens, feeding each back in")
     u.add_argument("--format", default=None, metavar="FMT",
                    help="run the model in another format, its weights rounded to it "
-                   "(paper:e=E,s=S, ieee:e=E,m=M, float16, bfloat16, e5m2, float32, float64)")
+                   f"({FORMAT_HELP})")
     u.add_argument("--json", action="store_true",
                    help='one JSON object per --tokens: {"tokens", "next"} or with --cot '
                    '{"tokens", "cot"}, and "undefined": true where the pass is undefined')

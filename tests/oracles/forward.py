@@ -20,7 +20,8 @@ import numpy as np
 from transformer_sim.floatformat import FloatFormat
 from transformer_sim.model import Layer, Model
 
-FORMATS = ["float64", "paper:e=0,s=2", "paper:e=1,s=2", "float16", "bfloat16", "e5m2"]
+FORMATS = ["float64", "paper:e=0,s=2", "paper:e=1,s=2", "float16", "bfloat16", "e5m2",
+           "float8_e4m3fn", "float6_e2m3fn", "float4_e2m1fn"]
 SUMS = ["iterative", "exact"]
 
 

@@ -19,11 +19,13 @@ from transformer_sim import FloatFormat
 @functools.lru_cache(maxsize=None)
 def _table(fmt: FloatFormat) -> list[Fraction]:
     """Nonnegative members as Fractions, ascending; ieee gets a virtual overflow
-    candidate 2^(emax+1) on top (IEEE rounds as if the exponent were unbounded)."""
+    candidate on top, the next point of the top binade's grid past B (IEEE rounds as if
+    the exponent were unbounded): 2^(emax+1) for IEEE's layout, B + 2^(emax-m) when the
+    top exponent holds numbers (480 for float8_e4m3fn, whose 0x7F is NaN)."""
     vals = fmt.values()
     pos = [Fraction(float(v)) for v in vals[vals >= 0]]
     if fmt.family == "ieee":
-        pos.append(Fraction(2) ** (fmt.exponent_range[1] + 1))
+        pos.append(pos[-1] + Fraction(2) ** (fmt.exponent_range[1] - fmt.m))
     return pos
 
 
@@ -64,10 +66,30 @@ def brute_round(fmt: FloatFormat, x) -> float:
             assert n.denominator == 1
             j = lo if n.numerator % 2 == 0 else hi
     if j == top:
-        r = float("inf") if fmt.overflow == "inf" else fmt.max_value
+        r = {"inf": float("inf"), "nan": float("nan")}.get(fmt.overflow, fmt.max_value)
     else:
         r = float(pos[j])
     return -r if neg else r
+
+
+def ieee_by_definition(e: int, m: int, subnormals: bool, nonfinite: str = "ieee"
+                       ) -> set[Fraction]:
+    """The values of an ieee format straight from its layout: every pattern, less the top
+    exponent (nonfinite "ieee": inf and NaN) or the all-ones NaN pattern ("nan")."""
+    bias = 2 ** (e - 1) - 1
+    out = set()
+    for field in range(0, 2 ** e - (nonfinite == "ieee")):
+        for frac in range(2 ** m):
+            if nonfinite == "nan" and field == 2 ** e - 1 and frac == 2 ** m - 1:
+                continue
+            if field == 0:
+                if not subnormals and frac:
+                    continue
+                v = Fraction(frac, 2 ** m) * Fraction(2) ** (1 - bias)
+            else:
+                v = (1 + Fraction(frac, 2 ** m)) * Fraction(2) ** (field - bias)
+            out |= {v, -v}
+    return out
 
 
 def same_bits(a, b) -> np.ndarray:

@@ -67,6 +67,11 @@ def retrieval_margins(fmt: FloatFormat, largest_integer: int = 3) -> RetrievalMa
                               f"-{largest_integer}..{largest_integer} and 1/2 exactly{hint}")
     if fmt.round(np.array([math.exp(0.0)]))[0] != 1.0:
         raise FormatTooCoarse(f"format {fmt.spec}: [exp(0)] != 1{hint}")
+    if fmt.overflow == "nan":
+        # a score's sum of -c terms may pass -B; it must become -inf or -B ([exp] = 0),
+        # not NaN, which would make the whole softmax NaN
+        raise FormatTooCoarse(f"format {fmt.spec}: an overflow gives NaN, so a long "
+                              f"score could make attention NaN; add ,overflow=saturate{hint}")
     # c is the smallest value >= 1 of the format whose [exp(-c)] is 0: among all values
     # when the format is small enough to enumerate, else among the integers.
     B = float(fmt.max_value)
