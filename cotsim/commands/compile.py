@@ -2,7 +2,7 @@
 compile a model without CoT into a threshold circuit (see docs/compiler.md).
 
 Prints the circuit's figures: {"size", "depth", "max_fanin", "max_abs_weight",
-"inputs", "outputs", "basis"}, plus "format", "sum", "seq_len", "adder", "iterative" (the
+"inputs", "outputs", "basis"}, plus "format", "softmax" ("paper" or "stable"), "sum", "seq_len", "adder", "iterative" (the
 construction of the iterative sums: tree, tc0 or ac0; "none" for exact sums),
 "depth_bound" (the construction's bound on depth, free of n except for tree),
 "estimate" and "seconds", and "verify" with --verify. Exit 0 on success, 1 when --verify
@@ -91,7 +91,8 @@ def run(args: argparse.Namespace) -> int:
     write_atomic_many([(p, dumps(compiled.circuit, extension(p))) for p in outputs],
                       overwrite=args.force)  # both files or neither
     out = compiled.figures()
-    out.update({"format": compiled.model.fmt.spec, "sum": compiled.sum_mode,
+    out.update({"format": compiled.model.fmt.spec, "softmax": compiled.model.softmax,
+                "sum": compiled.sum_mode,
                 "seq_len": compiled.seq_len, "adder": compiled.adder,
                 "iterative": compiled.iterative, "depth_bound": compiled.depth_bound,
                 "estimate": compiled.estimate,
