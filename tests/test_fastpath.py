@@ -182,7 +182,8 @@ def _sparsify(model: Model, seed: int, density: float) -> Model:
         return a
 
     layers = tuple({n: cut(getattr(lay, n)) for n in LAYER_ARRAYS} for lay in model.layers)
-    return Model(fmt=model.fmt, sum_mode=model.sum_mode, TE=cut(model.TE), PE=cut(model.PE),
+    return Model(fmt=model.fmt, sum_mode=model.sum_mode, softmax=model.softmax,
+                 TE=cut(model.TE), PE=cut(model.PE),
                  Wout=cut(model.Wout), bout=cut(model.bout), layers=layers)
 
 
@@ -221,9 +222,12 @@ FIXED = ["paper:e=0,s=1", "paper:e=0,s=3", "paper:e=0,s=4", "paper:e=0,s=10"]
 @settings(max_examples=60)
 @given(seed=st.integers(0, 10_000), fmt=st.sampled_from(FORMATS + FIXED),
        sum_mode=st.sampled_from(SUMS), density=st.sampled_from([0.3, 0.7, 1.0]),
-       scale=st.sampled_from([1.0, 4.0]), qk=st.sampled_from([1.0, 4.0]))
-def test_fast_kernels_equal_general_on_random_models(seed, fmt, sum_mode, density, scale, qk):
-    model = _sparsify(make_model(fmt, sum_mode, seed, N=14, qk=qk, scale=scale), seed, density)
+       scale=st.sampled_from([1.0, 4.0]), qk=st.sampled_from([1.0, 4.0]),
+       softmax=st.sampled_from(["paper", "stable"]))
+def test_fast_kernels_equal_general_on_random_models(seed, fmt, sum_mode, density, scale, qk,
+                                                     softmax):
+    model = _sparsify(make_model(fmt, sum_mode, seed, N=14, qk=qk, scale=scale,
+                                 softmax=softmax), seed, density)
     tokens = np.random.default_rng(seed).integers(0, model.vocab, 14)
     ref, kind = _trace(model, tokens, fast=False, skips=False)
     assert kind == "general"

@@ -10,6 +10,9 @@ recompute.
 """
 from __future__ import annotations
 
+import contextlib
+import dataclasses
+import itertools
 import math
 
 import numpy as np
@@ -17,12 +20,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from oracles.forward import (FORMATS, SUMS, Undefined, exact_reference, make_model,
-                             numpy_reference)
+                             numpy_reference, undefined_model)
 
 from transformer_sim.errors import ModelError, ModelUndefined
 from transformer_sim.floatformat import FloatFormat
 from transformer_sim.forward import Decoder, forward_full, next_token
-from transformer_sim.model import Layer, Model
+from transformer_sim.model import SOFTMAXES, Layer, Model
 
 
 def incremental(model: Model, tokens) -> tuple[np.ndarray, int]:
@@ -38,11 +41,13 @@ def _same_bits(a: np.ndarray, b: np.ndarray) -> bool:
 # --- tests ----------------------------------------------------------------------------
 @pytest.mark.parametrize("fmt", FORMATS)
 @pytest.mark.parametrize("sum_mode", SUMS)
-def test_kernels_match_exact_reference_bit_for_bit(fmt, sum_mode):
+@pytest.mark.parametrize("softmax", SOFTMAXES)
+def test_kernels_match_exact_reference_bit_for_bit(fmt, sum_mode, softmax):
     undefined = 0
     for seed in range(6):
         qk = 3.0 if fmt.startswith("paper") else 1.0  # large scores: some Z_i = 0
-        model = make_model(fmt, sum_mode, seed, V=4, L=2, H=2, d=4, k=2, f=3, N=6, qk=qk)
+        model = make_model(fmt, sum_mode, seed, V=4, L=2, H=2, d=4, k=2, f=3, N=6, qk=qk,
+                           softmax=softmax)
         tokens = list(np.random.default_rng(seed).integers(0, 4, size=4 + seed % 3))
         try:
             want = exact_reference(model, tokens)
@@ -59,12 +64,16 @@ def test_kernels_match_exact_reference_bit_for_bit(fmt, sum_mode):
         logits, tok = incremental(model, tokens)
         assert _same_bits(logits, got.logits) and tok == got.token
     assert undefined < 6  # the comparison above ran on defined prompts
+    if softmax == "stable":
+        assert undefined == 0  # Z_i >= [exp(0)] > 0
 
 
 @pytest.mark.parametrize("sum_mode", SUMS)
-def test_float64_matches_numpy(sum_mode):
+@pytest.mark.parametrize("softmax", SOFTMAXES)
+def test_float64_matches_numpy(sum_mode, softmax):
     for seed in range(5):
-        model = make_model("float64", sum_mode, seed, V=7, L=3, H=2, d=8, k=4, f=10, N=20)
+        model = make_model("float64", sum_mode, seed, V=7, L=3, H=2, d=8, k=4, f=10, N=20,
+                           softmax=softmax)
         tokens = np.random.default_rng(seed).integers(0, 7, size=20)
         want, att = numpy_reference(model, tokens)
         got = forward_full(model, tokens, record_attention=True)
@@ -77,9 +86,10 @@ def test_float64_matches_numpy(sum_mode):
 @given(seed=st.integers(0, 2**32 - 1), fmt=st.sampled_from(FORMATS),
        sum_mode=st.sampled_from(SUMS), L=st.integers(1, 3), H=st.integers(1, 3),
        d=st.integers(1, 6), k=st.integers(1, 4), f=st.integers(1, 6), n=st.integers(1, 14),
-       qk=st.sampled_from([0.5, 1.0, 4.0]))
-def test_incremental_equals_full_recompute(seed, fmt, sum_mode, L, H, d, k, f, n, qk):
-    model = make_model(fmt, sum_mode, seed, V=6, L=L, H=H, d=d, k=k, f=f, N=16, qk=qk)
+       qk=st.sampled_from([0.5, 1.0, 4.0]), softmax=st.sampled_from(SOFTMAXES))
+def test_incremental_equals_full_recompute(seed, fmt, sum_mode, L, H, d, k, f, n, qk, softmax):
+    model = make_model(fmt, sum_mode, seed, V=6, L=L, H=H, d=d, k=k, f=f, N=16, qk=qk,
+                       softmax=softmax)
     tokens = np.random.default_rng(seed).integers(0, 6, size=n)
     dec = Decoder(model)
     for t in range(n):  # every prefix: the decoder's state after t+1 pushes
@@ -167,3 +177,60 @@ def test_bad_tokens_are_rejected_before_the_kernels():
         dec.push(1)
     with pytest.raises(ModelError, match="longer than max_len 6"):
         dec.push(1)
+
+
+# --- the stable softmax ------------------------------------------------------------------
+def _stable(model: Model) -> Model:
+    return dataclasses.replace(model, softmax="stable")
+
+
+@pytest.mark.parametrize("sum_mode", SUMS)
+def test_stable_softmax_is_defined_where_the_papers_is_not(sum_mode):
+    """undefined_model: the paper's pass is undefined exactly on prompts starting with 1
+    ([exp(-3.75)] = 0). Stable: [exp(s - m)] has exp(0) = 1 at the maximum, so every
+    prompt is defined, and the kernels agree with the oracle bit for bit."""
+    paper = undefined_model(sum_mode)
+    stable = _stable(paper)
+    tokens_seen = set()
+    for prompt in itertools.product([0, 1], repeat=4):
+        with pytest.raises(ModelUndefined) if prompt[0] == 1 else contextlib.nullcontext():
+            forward_full(paper, prompt)
+        want = exact_reference(stable, prompt)
+        got = forward_full(stable, prompt)
+        np.testing.assert_array_equal(got.logits, want)
+        assert _same_bits(incremental(stable, prompt)[0], got.logits)
+        tokens_seen.add(got.token)
+    assert tokens_seen == {0, 1}  # the next token depends on the prompt
+
+
+@pytest.mark.parametrize("q,paper_result", [(-20.0, "undefined"), (12.0, "nan")])
+def test_stable_softmax_in_float16_where_exp_under_or_overflows(q, paper_result):
+    """float16: [exp(-20)] = 0 (below the smallest subnormal), [exp(12)] = inf; the
+    paper's softmax is undefined or NaN (inf / inf) there, the stable one is not."""
+    model = _one_dim_model(q, "float16")
+    prompt = [0, 1, 0]
+    if paper_result == "undefined":
+        with pytest.raises(ModelUndefined):
+            forward_full(model, prompt)
+    else:
+        assert np.isnan(forward_full(model, prompt).logits).any()
+    stable = _stable(model)
+    got = forward_full(stable, prompt, record_attention=True)
+    assert np.isfinite(got.logits).all()
+    np.testing.assert_array_equal(got.logits, exact_reference(stable, prompt))
+    # every score is q: s - m = 0, e = 1, a_2j = [1/3]
+    third = model.fmt.round(np.array([1 / 3]))[0]
+    assert got.attention[0, 0, 2, :3].tolist() == [third] * 3
+    assert _same_bits(incremental(stable, prompt)[0], got.logits)
+
+
+def test_random_model_with_the_stable_softmax():
+    from transformer_sim.random_model import random_model
+
+    model = random_model(vocab=7, layers=2, heads=2, d_model=8, d_ff=8, max_len=10,
+                         fmt="bfloat16", seed=3, softmax="stable")
+    assert model.softmax == "stable"
+    tokens = np.random.default_rng(0).integers(0, 7, size=(12, 6))
+    outs = {incremental(model, t)[1] for t in tokens}
+    assert all(forward_full(model, t).token == incremental(model, t)[1] for t in tokens)
+    assert len(outs) > 1

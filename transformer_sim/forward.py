@@ -5,7 +5,9 @@ rounding to the model's format (the scalar kernels of `fparith` round every resu
 
 1. h_i = [TE[x_i] + PE[i]].
 2. Per layer, per head: q_i = Wq (x) h_i, k_j, v_j likewise; s_ij = sum_c [q_i[c] k_j[c]];
-   e_ij = [exp(s_ij)]; Z_i = sum_j e_ij; a_ij = [e_ij / Z_i]; o_i = sum_j [a_ij v_j];
+   e_ij = [exp(s_ij)] (the paper's softmax) or, for a ``"stable"`` model,
+   e_ij = [exp([s_ij - m_i])] with m_i = max over j <= i of s_ij (exact; NaN if some
+   score is NaN, as np.max); Z_i = sum_j e_ij; a_ij = [e_ij / Z_i]; o_i = sum_j [a_ij v_j];
    u_i = Wo (x) o_i. Then attn_i = sum over heads of u_i, and h_i <- [h_i + attn_i].
 3. z = [W1 (x) h_i + b1], r = max(z, 0), m = [W2 (x) r + b2], h_i <- [h_i + m].
 4. logits = [Wout (x) h_last + bout]; the token is the first index of the maximum
@@ -45,7 +47,7 @@ from numba import njit
 from . import fparith
 from .errors import ModelError, ModelUndefined
 from .fparith import (_MAX_PARTIALS, _dot, add, div, dot, exact_finish, exact_push, exp_,
-                      fx_add, fx_clip, fx_div, fx_exp, fx_mul, matvec, mul, relu,
+                      fx_add, fx_clip, fx_div, fx_exp, fx_mul, matvec, mul, relu, sub,
                       sum_exact, sum_iterative)
 from .model import Model
 from .params import FAMILY, KPAPER, MINPOS, PAPER
@@ -167,6 +169,33 @@ def _argmax(x):
 
 
 @njit(cache=True)
+def _row_max(s, n):
+    """max of s[:n] (exact), NaN when one of them is NaN (as np.max)."""
+    m = s[0]
+    for j in range(n):
+        x = s[j]
+        if x != x:
+            return x
+        if x > m:
+            m = x
+    return m
+
+
+@njit(cache=True)
+def _softmax_numerators(e, n, stable, P):
+    """e[:n] holds the scores s_j; replace them by [exp(s_j)] (the paper's softmax) or
+    by [exp([s_j - m])], m = `_row_max` (the stable one). A zero score's sign changes
+    neither: exp(-0) = exp(+0), and s - (+-0) = s for s != 0."""
+    if stable:
+        m = _row_max(e, n)
+        for j in range(n):
+            e[j] = exp_(sub(e[j], m, P), P)
+    else:
+        for j in range(n):
+            e[j] = exp_(e[j], P)
+
+
+@njit(cache=True)
 def _embed(tok, t, TE, PE, P, h):
     for c in range(h.shape[0]):
         h[c] = add(TE[tok, c], PE[t, c], P)
@@ -279,10 +308,12 @@ def _readout(h, w, mode, P, logits, parts, skips, lay):
 
 
 @njit(cache=True)
-def _step(tok, t, weights, layout, mode, P, K, Vt, A, fin, logits, skips, parts, sel):
+def _step(tok, t, weights, layout, mode, stable, P, K, Vt, A, fin, logits, skips, parts,
+          sel):
     """Process position t (token ``tok``) given the cache of positions 0..t-1.
 
-    ``weights`` and ``layout`` are `Weights` and `WeightLayout` as plain tuples.
+    ``weights`` and ``layout`` are `Weights` and `WeightLayout` as plain tuples;
+    ``stable`` selects the stable softmax (`_softmax_numerators`).
     K (L, H, N, k) and Vt (L, H, k, N) hold keys and (transposed) values; this writes
     column t. A (L, H, N) receives a_tj for j <= t. On success fills ``logits`` and
     returns 0; if some Z_t = 0, returns 1 + layer * H + head (the first in order).
@@ -332,7 +363,8 @@ def _step(tok, t, weights, layout, mode, P, K, Vt, A, fin, logits, skips, parts,
                         s = _dot(q, K[l, hd, j], mode, P, parts)
                 else:
                     s = _dot(q, K[l, hd, j], mode, P, parts)
-                e[j] = exp_(s, P)
+                e[j] = s
+            _softmax_numerators(e, t + 1, stable, P)
             Z = _sum(e, mode, P)
             if Z == 0.0:
                 return 1 + l * H + hd
@@ -363,7 +395,7 @@ def _step(tok, t, weights, layout, mode, P, K, Vt, A, fin, logits, skips, parts,
 
 
 @njit(cache=True)
-def _full(tokens, weights, mode, P, record, A, logits):
+def _full(tokens, weights, mode, stable, P, record, A, logits):
     """Full recompute, layer by layer over all positions, without a cache.
 
     ``weights`` is `Weights` as a plain tuple. Returns 0 when defined, else
@@ -403,7 +435,8 @@ def _full(tokens, weights, mode, P, record, A, logits):
             for i in range(n):
                 e = ew[:i + 1]
                 for j in range(i + 1):
-                    e[j] = exp_(dot(Q[i], Kx[j], mode, P), P)
+                    e[j] = dot(Q[i], Kx[j], mode, P)
+                _softmax_numerators(e, i + 1, stable, P)
                 Z = _sum(e, mode, P)
                 if Z == 0.0:
                     # Later values only feed locations after this one; keep going so the
@@ -457,7 +490,7 @@ def _fx_matvec(lay, row0, x, mode, inv_d, K, out):
 
 
 @njit(cache=True)
-def _fx_step(tok, t, fxw, layout, mode, P, Kc, Vc, A, S, NZj, NZa, qi, logits):
+def _fx_step(tok, t, fxw, layout, mode, stable, P, Kc, Vc, A, S, NZj, NZa, qi, logits):
     """`_step` in k-space for a fixed-point format; same return codes. ``fxw`` and
     ``layout`` are `FxWeights` and `WeightLayout` (values in k-space) as plain tuples.
     Kc, Vc are (L, H, k, N): keys and values by coordinate, so that a score runs over
@@ -518,6 +551,11 @@ def _fx_step(tok, t, fxw, layout, mode, P, Kc, Vc, A, S, NZj, NZa, qi, logits):
                 if mode != 0:
                     for j in range(n):
                         s[j] = fx_clip(s[j], K)
+            # stable: s_j <- [s_j - m], exact in k-space up to the clip at -K
+            if stable:
+                mx = _row_max(s, n)
+                for j in range(n):
+                    s[j] = fx_add(s[j], -mx, K)
             # e_j = [exp(s_j)] (overwrites s), Z = min(sum e, K)
             Zs = 0.0
             if tab.shape[0] > 0:
@@ -624,22 +662,16 @@ class Forward:
     attention: np.ndarray | None = None
 
 
-def _require_paper_softmax(model: Model) -> None:
-    # refuse rather than silently run the paper's softmax on a stable-softmax model
-    if model.softmax != "paper":
-        raise ModelError(f"softmax {model.softmax!r} is not supported by the forward pass yet")
-
-
 def forward_full(model: Model, tokens: Sequence[int] | np.ndarray,
                  record_attention: bool = False) -> Forward:
     """Full recompute on a prompt; raises `ModelUndefined` when some Z_i = 0."""
-    _require_paper_softmax(model)
     toks = model.check_tokens(tokens)
     n = toks.size
     L, H = model.n_layers, model.heads
     A = np.zeros((L, H, n, n) if record_attention else (1, 1, 1, 1))
     logits = np.empty(model.vocab)
-    code = _full(toks, tuple(dense_weights(model)), model.sum_code, _params(model),
+    code = _full(toks, tuple(dense_weights(model)), model.sum_code, model.softmax_code == 1,
+                 _params(model),
                  record_attention, A, logits)
     if code:
         c = code - 1
@@ -675,8 +707,9 @@ class _GeneralKernel:
         fin = np.zeros((L, H, 2, cap), dtype=np.bool_)
         parts = np.empty(_MAX_PARTIALS + 2)
         sel = np.empty(cap + k, dtype=np.int64)
-        self.args = (tuple(w), layout_arg(weight_layout(w)), model.sum_code, _params(model),
-                     K, Vt, A, fin, logits, skips, parts, sel)
+        self.args = (tuple(w), layout_arg(weight_layout(w)), model.sum_code,
+                     model.softmax_code == 1, _params(model), K, Vt, A, fin, logits, skips,
+                     parts, sel)
 
 
 class _FixedPointKernel:
@@ -693,8 +726,9 @@ class _FixedPointKernel:
         Vc = np.zeros((L, H, k, cap))
         S, NZj, NZa = np.empty(cap), np.empty(cap, dtype=np.int64), np.empty(cap)
         qi = np.empty(k, dtype=np.int64)
-        self.args = (tuple(fx[0]), layout_arg(fx[1]), model.sum_code, _params(model),
-                     Kc, Vc, A, S, NZj, NZa, qi, logits)
+        self.args = (tuple(fx[0]), layout_arg(fx[1]), model.sum_code,
+                     model.softmax_code == 1, _params(model), Kc, Vc, A, S, NZj, NZa, qi,
+                     logits)
 
 
 class Decoder:
@@ -713,7 +747,6 @@ class Decoder:
 
     def __init__(self, model: Model, capacity: int | None = None, fast: bool = True,
                  skips: bool = True):
-        _require_paper_softmax(model)
         self.model = model
         cap = model.max_len if capacity is None else min(int(capacity), model.max_len)
         self._A = np.zeros((model.n_layers, model.heads, cap))

@@ -26,7 +26,7 @@ SUMS = ["iterative", "exact"]
 
 # --- test models: drawn here, independently of transformer_sim.random_model ------------
 def make_model(fmt: str, sum_mode: str, seed: int, V=5, L=2, H=2, d=6, k=3, f=5, N=12,
-               qk=1.0, scale=1.0) -> Model:
+               qk=1.0, scale=1.0, softmax="paper") -> Model:
     """Normal weights of std ``scale`` / sqrt(fan-in) (``qk`` times that for Wq, Wk),
     rounded to the format."""
     F = FloatFormat.parse(fmt)
@@ -38,8 +38,8 @@ def make_model(fmt: str, sum_mode: str, seed: int, V=5, L=2, H=2, d=6, k=3, f=5,
     layers = tuple(Layer(Wq=w((H, k, d), d, qk), Wk=w((H, k, d), d, qk), Wv=w((H, k, d), d),
                          Wo=w((H, d, k), k * H), W1=w((f, d), d), b1=w((f,), 4),
                          W2=w((d, f), f), b2=w((d,), 4)) for _ in range(L))
-    return Model(fmt=F, sum_mode=sum_mode, TE=w((V, d)), PE=w((N, d), 2), Wout=w((V, d), d),
-                 bout=w((V,), 4), layers=layers)
+    return Model(fmt=F, sum_mode=sum_mode, softmax=softmax, TE=w((V, d)), PE=w((N, d), 2),
+                 Wout=w((V, d), d), bout=w((V,), 4), layers=layers)
 
 
 def undefined_at_position_one() -> Model:
@@ -87,7 +87,8 @@ def exact_reference(model: Model, tokens) -> list[float]:
     """Logits at the last position, by DESIGN.md's evaluation order; raises Undefined.
 
     Finite operands: exact rationals, rounded once. Infinite or NaN operands (IEEE
-    formats overflow to inf): IEEE float64 semantics, then rounded."""
+    formats overflow to inf): IEEE float64 semantics, then rounded. The stable softmax:
+    m = the largest score (NaN if one is NaN), e_j = [exp([s_j - m])]."""
     fmt, exact = model.fmt, model.sum_mode == "exact"
     f64 = fmt.spec == "float64"
     Fr = Fraction
@@ -143,7 +144,11 @@ def exact_reference(model: Model, tokens) -> list[float]:
             Vv = [mv(lay.Wv[h], X[i]) for i in range(n)]
             Uh = []
             for i in range(n):
-                e = [exp(dot(Q[i], K[j])) for j in range(i + 1)]
+                s = [dot(Q[i], K[j]) for j in range(i + 1)]
+                if model.softmax == "stable":
+                    m = math.nan if any(x != x for x in s) else max(s)
+                    s = [op(x, m, lambda u, v: u - v) for x in s]
+                e = [exp(x) for x in s]
                 Z = S(e)
                 if Z == 0:
                     raise Undefined
@@ -175,7 +180,10 @@ def numpy_reference(model: Model, tokens) -> tuple[np.ndarray, np.ndarray]:
         att.append([])
         for h in range(model.heads):
             Q, K, V = X @ lay.Wq[h].T, X @ lay.Wk[h].T, X @ lay.Wv[h].T
-            E = np.where(mask, np.exp(Q @ K.T), 0.0)  # no max subtraction, no scaling
+            S = Q @ K.T
+            if model.softmax == "stable":  # the same function, computed as trained models do
+                S = S - np.where(mask, S, -np.inf).max(axis=1, keepdims=True)
+            E = np.where(mask, np.exp(S), 0.0)  # no 1/sqrt(d) scaling
             A = E / E.sum(axis=1, keepdims=True)
             att[-1].append(A)
             heads += (A @ V) @ lay.Wo[h].T
