@@ -32,10 +32,9 @@ from transformer_sim.compile.chain import compile_chain
 from transformer_sim.compile.context import Ctx
 from transformer_sim.compile.driver import input_bits
 from transformer_sim.compile.softmax_max import MAX_DEPTH, STABLE_EXTRA_DEPTH, row_max
-from transformer_sim.compile.verify import decode_outputs, expected
+from transformer_sim.compile.verify import decode_outputs, expected, verify
 from transformer_sim.floatformat import FloatFormat
 from transformer_sim.npz import load as load_model
-from transformer_sim.npz import save as save_model
 from transformer_sim.random_model import random_model
 
 SMALL = ("paper:e=0,s=1", "paper:e=1,s=1", "paper:e=0,s=2", "paper:e=1,s=2")
@@ -149,6 +148,8 @@ def test_every_prompt_agrees_with_the_oracle(fmt, mode, it, n, seed, vocab, laye
     assert (want != paper).any(), "the softmax must matter on some prompt"
     assert (want >= 0).all()  # Z_i >= [exp(0)] > 0: never undefined
     assert np.array_equal(circuit_tokens(cm, P)[:, 0], want)
+    v = verify(cm)  # and against the simulator's forward pass (its stable kernels)
+    assert v.exhaustive and v.agrees and v.checked == len(P), v.mismatches
     assert undefined_is_constant_zero(cm.circuit)
     f = cm.figures()
     assert f["depth"] <= cm.depth_bound and f["size"] <= cm.estimate
@@ -160,11 +161,12 @@ def test_every_prompt_agrees_with_the_oracle(fmt, mode, it, n, seed, vocab, laye
     assert np.array_equal(circuit_tokens(cp, P)[:, 0], paper)
 
 
-def test_oracle_is_the_simulator_on_paper_models():
-    """The plain-Python oracle's order is the forward pass's (paper softmax, both sums)."""
+@pytest.mark.parametrize("softmax", ["paper", "stable"])
+def test_oracle_is_the_simulator(softmax):
+    """The plain-Python oracle's order is the forward pass's (both softmaxes, both sums)."""
     varies = 0
     for fmt, mode, _, n, seed, vocab, layers, heads in CASES:
-        m = replace(stable_model(fmt, mode, seed, vocab, layers, heads), softmax="paper")
+        m = replace(stable_model(fmt, mode, seed, vocab, layers, heads), softmax=softmax)
         P = all_prompts(vocab, n)
         want = expected(m, P)[:, 0]
         varies += len(set(want.tolist())) > 1
@@ -252,12 +254,17 @@ def test_folding_preserves_function_by_abc(tmp_path):
 
 def test_cli_compiles_a_random_stable_model(tmp_path, capsys):
     model = tmp_path / "m.npz"
-    save_model(stable_model("paper:e=0,s=2", "iterative", 2, max_len=8), model)
+    code, _, err = run_cli(capsys, "model", "random", "--vocab", "3", "--layers", "1",
+                           "--heads", "1", "--d-model", "2", "--d-ff", "2", "--max-len", "8",
+                           "--format", "paper:e=0,s=2", "--seed", "2", "--softmax", "stable",
+                           "-o", model)
+    assert code == 0, err
     for it, want in (("tc0", "TC0"), ("tree", "AC0")):
         code, out, err = run_cli(capsys, "compile", model, "--seq-len", "4", "--iterative",
-                                 it, "-o", tmp_path / f"{it}.json", "--json")
+                                 it, "-o", tmp_path / f"{it}.json", "--verify", "--json")
         assert code == 0, err
         figs = json.loads(out)
+        assert figs["verify"]["agrees"] and figs["verify"]["exhaustive"]
         assert figs["softmax"] == "stable" and figs["iterative"] == it
         assert figs["basis"] in (want, "fanin2") and figs["depth"] <= figs["depth_bound"]
         c = load(tmp_path / f"{it}.json")
