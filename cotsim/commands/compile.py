@@ -26,7 +26,8 @@ def register(sub: argparse._SubParsersAction, name: str) -> None:
                        "id (LSB first) and an 'undefined' bit. Exact sums, and iterative sums "
                        "by tc0 (Theorem 3.2, fixed point) or ac0 (Theorem 3.1, constant "
                        "precision, AND/OR/NOT only), give a depth that does not grow with the "
-                       "length; the tree of iterative sums grows as log n.")
+                       "length; the tree of iterative sums grows as log n. A stable-softmax "
+                       "model's row maximum is constant depth too (AND/OR/NOT).")
     p.add_argument("model", help="a model .npz file")
     p.add_argument("--seq-len", type=positive, required=True, metavar="N",
                    help="the prompt length n")
