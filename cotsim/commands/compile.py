@@ -2,7 +2,7 @@
 compile a model without CoT into a threshold circuit (see docs/compiler.md).
 
 Prints the circuit's figures: {"size", "depth", "max_fanin", "max_abs_weight",
-"inputs", "outputs", "basis"}, plus "format", "sum", "seq_len", "adder", "iterative" (the
+"inputs", "outputs", "basis"}, plus "format", "softmax" ("paper" or "stable"), "sum", "seq_len", "adder", "iterative" (the
 construction of the iterative sums: tree, tc0 or ac0; "none" for exact sums),
 "depth_bound" (the construction's bound on depth, free of n except for tree),
 "estimate" and "seconds", and "verify" with --verify. Exit 0 on success, 1 when --verify
@@ -26,7 +26,8 @@ def register(sub: argparse._SubParsersAction, name: str) -> None:
                        "id (LSB first) and an 'undefined' bit. Exact sums, and iterative sums "
                        "by tc0 (Theorem 3.2, fixed point) or ac0 (Theorem 3.1, constant "
                        "precision, AND/OR/NOT only), give a depth that does not grow with the "
-                       "length; the tree of iterative sums grows as log n.")
+                       "length; the tree of iterative sums grows as log n. A stable-softmax "
+                       "model's row maximum is constant depth too (AND/OR/NOT).")
     p.add_argument("model", help="a model .npz file")
     p.add_argument("--seq-len", type=positive, required=True, metavar="N",
                    help="the prompt length n")
@@ -91,7 +92,8 @@ def run(args: argparse.Namespace) -> int:
     write_atomic_many([(p, dumps(compiled.circuit, extension(p))) for p in outputs],
                       overwrite=args.force)  # both files or neither
     out = compiled.figures()
-    out.update({"format": compiled.model.fmt.spec, "sum": compiled.sum_mode,
+    out.update({"format": compiled.model.fmt.spec, "softmax": compiled.model.softmax,
+                "sum": compiled.sum_mode,
                 "seq_len": compiled.seq_len, "adder": compiled.adder,
                 "iterative": compiled.iterative, "depth_bound": compiled.depth_bound,
                 "estimate": compiled.estimate,

@@ -25,6 +25,7 @@ from circuits.errors import CircuitTooLarge, CotsimInputError
 
 from ..model import Model
 from .blockadd import BLOCKWISE_SUM_DEPTH, blockwise_gates
+from .softmax_max import STABLE_EXTRA_DEPTH, max_gates
 
 DEFAULT_BUDGET = 2_000_000
 ADDERS = ("auto", "thermometer", "blockwise")
@@ -95,8 +96,12 @@ def estimate(model: Model, seq_len: int, sum_mode: str, adder: str = "auto",
         ds = min(F, dx * dx) if l == 0 else F
         part = 3 * n * H * k * dims(d, dx)                                   # q, k, v
         part += H * n * (n + 1) / 2 * dims(k, min(F, dx) ** 2)               # scores
-        part += H * pos(z_lengths, ds)                                       # Z
-        part += H * out_terms * (ds * F + w)                                 # a
+        if model.softmax == "stable":  # the row maxima; terms and weights over (s, m)
+            part += H * (max_gates(z_lengths, ds, fmt) + pos(z_lengths, ds * ds)
+                         + out_terms * (F * F + 2 * w))
+        else:
+            part += H * pos(z_lengths, ds)                                   # Z
+            part += H * out_terms * (ds * F + w)                             # a
         part += H * pos(o_lengths, F * dx)                                   # o
         part += H * P * d * dims(k, F)                                       # Wo
         part += P * d * (dims(H, F) + dx * F + w)                            # + attn
@@ -205,7 +210,7 @@ def depth_bound(model: Model, seq_len: int, sum_mode: str, adder: str = "auto",
     folding. It does not depend on ``seq_len`` in exact mode (for a given adder; "auto"
     resolves as ``compile_model`` does) nor for the ``tc0`` and ``ac0`` iterative
     constructions; for ``tree`` it grows as 6 ceil(log2 n) per layer (the two sums over
-    positions, Z and o)."""
+    positions, Z and o). The stable softmax adds ``STABLE_EXTRA_DEPTH`` per layer."""
     T = TABLE_DEPTH
     if sum_mode == "exact":
         adder = resolve_adder(model, seq_len, sum_mode, adder)
@@ -237,5 +242,7 @@ def depth_bound(model: Model, seq_len: int, sum_mode: str, adder: str = "auto",
     n, d, k, f, H = seq_len, model.d_model, model.d_head, model.d_ff, model.heads
     layer = (dims(d) + dims(k) + pos(n) + T + pos(n) + dims(k)
              + (dims(H) if H > 1 else 0) + T + dims(d) + T + dims(f) + T)
+    if model.softmax == "stable":  # the row maximum before Z's terms (softmax_max)
+        layer += STABLE_EXTRA_DEPTH
     argmax = T + 3  # comparisons, AND, OR, the AND with NOT(undefined)
     return T + model.n_layers * layer + dims(d) + argmax

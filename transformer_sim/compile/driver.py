@@ -13,7 +13,8 @@ next token of ``transformer_sim.forward`` on every prompt of ``seq_len`` valid t
 Only valid token ids (< V) are in the contract. When V is not a power of two the
 circuit's output on an id >= V is unspecified (no embedding minterm matches it).
 
-Paper formats only (``FloatFormat.paper``): the construction relies on every value
+Both softmaxes (``Model.softmax``): the stable one takes each row's maximum in
+constant depth first (``softmax_max``). Paper formats only (``FloatFormat.paper``): the construction relies on every value
 being a multiple of the format's smallest step, and on one code per value. Exact sums
 use the thermometer or the block-wise adder (``exact_adder``; "auto" picks by the size
 estimate, see ``budget.resolve_adder``). See docs/compiler.md for the construction, the
@@ -150,9 +151,6 @@ def compile_model(model: Model, seq_len: int, sum_mode: str | None = None,
     "thermometer", "blockwise" or "auto" (exact sums only; see ``budget``).
     ``iterative``: the construction of iterative sums over positions, "tree", "tc0",
     "ac0" or "auto" (``budget.resolve_iterative``)."""
-    if model.softmax != "paper":
-        from ..errors import ModelError
-        raise ModelError(f"softmax {model.softmax!r} is not supported by the compiler yet")
     start = time.perf_counter()
     model = with_sum_mode(model, sum_mode)
     mode = model.sum_mode

@@ -9,6 +9,8 @@ It follows DESIGN.md's "Exact evaluation order" step by step (the same order as
    s_ij = sum_c [q_i[c] k_j[c]] fuse the two-operand products. e_ij = [exp(s_ij)] is fused
    into Z_i = sum_j e_ij; a_ij = [[exp(s_ij)] / Z_i] is one table of (s_ij, Z_i);
    o_i = sum_j [a_ij v_j]; u_i = Wo (x) o_i; attn_i = sum over heads; h_i <- [h_i + attn_i].
+   A stable-softmax model first takes the row maximum m_i and sums [exp([s_ij - m_i])]
+   instead (``softmax_max.stable_row``).
 3. MLP: z = W1 (x) h; r = [max([z + b1], 0)] (one table); m = W2 (x) r;
    h <- [h + [m + b2]] (one table of (h, m)).
 4. Logits [Wout (x) h + bout] at the last position, fused into the comparisons of the
@@ -31,6 +33,7 @@ from ..model import Model
 from .bundles import Bundle, Expr, Term
 from .context import Ctx
 from .sums import chain_sum, exact_sum, tree_sum
+from .softmax_max import stable_row, z_floor
 from .tables import literals, table, table_bits
 
 
@@ -124,21 +127,28 @@ class Walker:
             K = [self.matvec(layer.Wk[hd], h[i]) for i in range(n)]
             V = [self.matvec(layer.Wv[hd], h[i]) for i in range(max(out_pos) + 1)]
         U = {}
+        stable = self.model.softmax == "stable"
         for i in range(n):
             if self.bar is not None:
                 self.bar.update(1)
+            if stable and i not in out_pos and z_floor(fmt) > 0:
+                continue  # Z_i >= [exp(0)] > 0: this row feeds nothing (softmax_max)
             with ctx.tag(f"{pre}/score"):
                 s = [self.dims_sum([Expr(lambda a, b: fmt.mul(a, b), (Q[i][c], K[j][c]))
                                     for c in range(len(Q[i]))]) for j in range(i + 1)]
             with ctx.tag(f"{pre}/softmax"):
-                Z = self.pos_sum([Expr(fmt.exp, (sj,)) for sj in s])
+                if stable:
+                    Z, a = stable_row(ctx, s, self.pos_sum, i in out_pos)
+                else:
+                    Z = self.pos_sum([Expr(fmt.exp, (sj,)) for sj in s])
                 zero = np.flatnonzero(Z.values == 0.0)
                 if len(zero):
                     lits = literals(ctx, Z)[int(zero[0])]
                     zeros.append(ctx.b.AND(*lits) if lits else ctx.b.const(1))
                 if i not in out_pos:
                     continue
-                a = [table(ctx, Expr(self._softmax_entry, (sj, Z))) for sj in s]
+                if not stable:
+                    a = [table(ctx, Expr(self._softmax_entry, (sj, Z))) for sj in s]
             with ctx.tag(f"{pre}/mix"):
                 o = [self.pos_sum([Expr(lambda x, y: fmt.mul(x, y), (a[j], V[j][c]))
                                    for j in range(i + 1)]) for c in range(len(V[0]))]
