@@ -61,7 +61,7 @@ MAX_P = 65536
 SETTINGS = ("base", "cot", "hint")
 KINDS = ("modadd", "s5", "isq", "sqmod", "cvp")
 #: the default M of ``isq`` (docs/experiments.md, "isq: choosing M")
-ISQ_DEFAULT_M = 256
+ISQ_DEFAULT_M = 512
 
 # cvp token ids
 CVP_NOT, CVP_AND, CVP_OR, CVP_NONE, CVP_GATE0 = 2, 3, 4, 5, 6
