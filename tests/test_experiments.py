@@ -188,6 +188,10 @@ def test_cot_k_chains(kind, n, k, seed):
         assert all((getattr(b, f) == getattr(c, f)).all() for f in ("inputs", "targets", "mask"))
     if K == n:  # cot:n emits only the answer, after "="
         assert b.inputs.shape[1] == p and list(b.chain_pos) == [p - 1]
+    h = task.make_batch("hint", s)  # the paper's n labels, the last (the answer) at "="
+    assert (h.mask.sum(axis=1) == n).all() and len(h.chain_pos) == n
+    assert h.chain_pos[-1] == p - 1 and (h.targets[:, h.chain_pos] == s.chains).all()
+    assert (np.diff(h.chain_pos) > 0).all() and (h.inputs == s.prompts).all()
     bad = next((d for d in range(2, n + 2) if n % d), None)
     with pytest.raises(CotsimInputError, match="does not divide") as e:
         task.make_batch(f"cot:{bad}", s)
