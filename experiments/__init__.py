@@ -1,4 +1,4 @@
-"""The paper's experiments (Li, Liu, Zhou, Ma, ICLR 2024, Section 5): its four tasks,
+"""The paper's experiments (Li, Liu, Zhou, Ma, ICLR 2024, Section 4): its four tasks,
 small decoders of the simulator's exact architecture trained in JAX with and without
 CoT (and with hints), and their evaluation in exact finite precision by the simulator.
 

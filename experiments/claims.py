@@ -1,9 +1,9 @@
-"""The paper's qualitative claims (Section 5), judged on a sweep's numbers.
+"""The paper's qualitative claims (Section 4), judged on a sweep's numbers.
 
 Each claim is checked on the paper's metric in the reference format (float32), averaged
 over seeds, per (task, n, depth) where the sweep has the settings it needs:
 
-1. ``cot_beats``: on the inherently serial tasks (s5, sqmod, cvp), at low depth (the
+1. ``cot_beats``: on the inherently serial tasks (s5, isq, cvp), at low depth (the
    sweep's smallest depth), cot beats both base and hint by at least `MARGIN`;
 2. ``modadd_parallel``: on modadd, base and cot are about equal (within `MARGIN`) at
    every n and depth;
@@ -29,7 +29,7 @@ import numpy as np
 #: a difference of accuracy that counts (see the module docstring)
 MARGIN = 0.10
 #: the tasks the paper calls inherently serial (the part of the spec before ':')
-SERIAL = ("s5", "sqmod", "cvp")
+SERIAL = ("s5", "isq", "cvp")
 #: a model "solves" its task at this accuracy
 SOLVED = 0.9
 
@@ -107,7 +107,7 @@ def judge(rows: Sequence[dict[str, Any]], ref: str, metric: str = "teacher_force
             hint.append(Cell(task, n, L, dict(a), a["hint"] >= a["base"] - MARGIN))
     m = f"{100 * MARGIN:.0f} points"
     return [
-        Verdict("cot_beats", "CoT beats base and hint on S5, sqmod and cvp at low depth "
+        Verdict("cot_beats", "CoT beats base and hint on S5, isq and cvp at low depth "
                 f"(cot >= max(base, hint) + {m}, at the sweep's smallest depth)",
                 tuple(beats)),
         Verdict("modadd_parallel", f"base is about equal to cot on modadd (within {m})",

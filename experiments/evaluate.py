@@ -7,7 +7,8 @@ for cot the model writes its own chain with `cot.run_cot`. Prompts come from
 ``numpy.random.default_rng([2, seed])``, a stream that training never draws from.
 
 Reported:
-- ``accuracy``: the answer is right (for cot: the last token of the model's own chain);
+- ``accuracy``: the answer is right (for cot and cot:K: the last token of the model's
+  own chain, n/K tokens long);
 - ``undefined``: the share of prompts on which the forward pass is undefined (some
   Z_i = 0, `ModelUndefined`); such a prompt counts as wrong everywhere;
 - ``teacher_forced``: the paper's metric. For cot, every chain token is right when the
@@ -16,8 +17,8 @@ Reported:
   they make the same first mistake (or are undefined at the same step). For base and
   hint it is the answer accuracy;
 - ``teacher_forced_tokens``: the share of chain tokens right under teacher forcing (cot);
-- ``chain_accuracy``: cot, the model's own chain is right in full; hint, every label
-  at the input positions and the answer are right; base, the answer;
+- ``chain_accuracy``: cot (cot:K), the model's own chain is right in full; hint, its n
+  labels (the last is the answer) are right; base, the answer;
 - ``attention_overflow``: the share of prompts on whose free-running pass some attention
   weight a_ij is NaN or infinite. The simulator does not subtract the row maximum, so in
   an IEEE format a score s > ln(largest value) makes [exp(s)] = inf, Z_i = inf and
@@ -36,7 +37,7 @@ from circuits.errors import CotsimInputError
 from transformer_sim.floatformat import FloatFormat
 from transformer_sim.model import Layer, Model
 
-from .tasks import Task, check_setting, parse_task
+from .tasks import Task, check_setting, cot_stride, emitted, parse_task
 
 def parse_format(spec: str | FloatFormat) -> FloatFormat:
     """A format spec as `FloatFormat.parse` reads it (``float32`` included)."""
@@ -74,8 +75,9 @@ def evaluate(model_path: str | os.PathLike | Model, task: str | Task, setting: s
     from transformer_sim.npz import load
 
     t = parse_task(task)
-    check_setting(setting)
     n = t.check_n(n)
+    setting = check_setting(setting, n)
+    steps = n // (cot_stride(setting) or n)  # chain tokens a cot or cot:K model writes
     if isinstance(samples, bool) or not isinstance(samples, (int, np.integer)) or samples < 1:
         raise CotsimInputError(f"samples = {samples!r}: expected an integer >= 1")
     f = parse_format(fmt)
@@ -90,8 +92,9 @@ def evaluate(model_path: str | os.PathLike | Model, task: str | Task, setting: s
     labels = t.label_positions(n)
     t0 = time.perf_counter()
     right = undefined = chain_right = tf_tokens = overflow = 0
-    for prompt, chain, answer in zip(sample.prompts, sample.chains, sample.answers):
-        if setting != "cot":
+    for prompt, chain, want, answer in zip(sample.prompts, sample.chains,
+                                          emitted(setting, sample.chains), sample.answers):
+        if not cot_stride(setting):
             dec = Decoder(model, capacity=prompt.size)
             preds, bad = [], False
             try:
@@ -108,25 +111,25 @@ def evaluate(model_path: str | os.PathLike | Model, task: str | Task, setting: s
             chain_right += ok and (setting == "base"
                                    or all(preds[p] == c for p, c in zip(labels, chain)))
             continue
-        trace = run_cot(model, prompt, n, progress=False, record_attention=True)
+        trace = run_cot(model, prompt, steps, progress=False, record_attention=True)
         overflow += any(not np.isfinite(a).all() for a in trace.attention)
         own = np.array(trace.tokens)
         undefined += trace.undefined
         right += (not trace.undefined) and own[-1] == answer
-        if not trace.undefined and np.array_equal(own, chain):
+        if not trace.undefined and np.array_equal(own, want):
             chain_right += 1
-            tf_tokens += n
+            tf_tokens += steps
         else:
-            tf_tokens += _teacher_forced_tokens(model, prompt, chain)
+            tf_tokens += _teacher_forced_tokens(model, prompt, want)
     k = int(samples)
     out: dict[str, Any] = {
         "accuracy": right / k, "undefined": undefined / k, "samples": k, "format": f.spec,
-        "teacher_forced": (chain_right if setting == "cot" else right) / k,
+        "teacher_forced": (chain_right if cot_stride(setting) else right) / k,
         "chain_accuracy": chain_right / k, "attention_overflow": overflow / k,
         "task": t.spec, "setting": setting, "n": n,
         "seed": int(seed), "seconds": round(time.perf_counter() - t0, 3)}
-    if setting == "cot":
-        out["teacher_forced_tokens"] = tf_tokens / (k * n)
+    if cot_stride(setting):
+        out["teacher_forced_tokens"] = tf_tokens / (k * steps)
     return out
 
 

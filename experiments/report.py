@@ -12,8 +12,12 @@ and all together, into ``sweep_dir/report/`` unless ``out_dir`` is given:
 - ``accuracy_vs_format.svg``: for each trained model (task, setting, n, depth), its
   accuracy in every format of the sweep, formats ordered by bit width: the precision each
   model needs;
-- ``report.md``: the same numbers as tables (accuracy against n; accuracy per format with
-  the smallest format that keeps the model's accuracy; training time and steps/s).
+- ``depth_vs_cot.svg``, when the sweep has cot settings of two strides K or more (cot,
+  cot:K): depth against CoT length, a heat map per task and n of the paper's metric in
+  the reference format, against the CoT tokens n/K (columns) and the depth (rows);
+- ``report.md``: the same numbers as tables (accuracy against n; depth against CoT
+  length; accuracy per format with the smallest format that keeps the model's accuracy;
+  training time and steps/s).
 
 The formats are those of results.jsonl and, where `experiments.precision` has run, of
 precision.jsonl (`read_all_results`).
@@ -38,7 +42,7 @@ import numpy as np
 from circuits.errors import CotsimInputError
 
 from .sweep import read_all_results, read_results
-from .tasks import SETTINGS
+from .tasks import SETTINGS, cot_stride
 
 #: the result field plotted as "accuracy" (the paper's metric)
 METRIC = "teacher_forced"
@@ -48,6 +52,8 @@ JAX_METRIC = "train_accuracy"
 #: a format keeps a model's accuracy when it loses at most this much against the reference
 KEEP_TOLERANCE = 0.02
 COLOURS = {"base": "#1f77b4", "cot": "#d62728", "hint": "#2ca02c"}
+#: cot:K, by the bit length of K (2: purple, 4: orange, ...)
+COT_K_COLOURS = ("#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf", "#bcbd22")
 MARKERS = ("o", "s", "^", "D", "v", "P")
 DASHES = ("-", "--", "-.", ":", (0, (3, 1, 1, 1)), (0, (5, 2)))
 
@@ -97,9 +103,18 @@ def _tasks(rows: Sequence[dict[str, Any]]) -> list[str]:
     return seen
 
 
+def _colour(setting: str) -> str:
+    if setting in COLOURS:
+        return COLOURS[setting]
+    K = cot_stride(setting) or 0
+    return COT_K_COLOURS[K.bit_length() % len(COT_K_COLOURS)]
+
+
 def _settings(rows: Sequence[dict[str, Any]]) -> list[str]:
+    """The settings of ``rows``: base, cot, hint, then cot:K by K."""
     have = {r["setting"] for r in rows}
-    return [s for s in SETTINGS if s in have]
+    return [s for s in SETTINGS if s in have] + sorted(
+        (s for s in have if s not in SETTINGS), key=lambda s: cot_stride(s) or 0)
 
 
 def _svg(fig) -> str:
@@ -147,7 +162,7 @@ def accuracy_vs_n_svg(rows: Sequence[dict[str, Any]], fmt: str | None = None,
                     if not xs:
                         continue
                     ax.plot(xs, [acc[(task, setting, L, n)] for n in xs],
-                            color=COLOURS.get(setting, "k"), marker=MARKERS[i % len(MARKERS)],
+                            color=_colour(setting), marker=MARKERS[i % len(MARKERS)],
                             linestyle=DASHES[i % len(DASHES)], label=f"{setting} L={L}")
             ch = [(n, chance.get((task, n))) for n in ns if chance.get((task, n)) is not None]
             if ch:
@@ -191,7 +206,7 @@ def accuracy_vs_format_svg(rows: Sequence[dict[str, Any]]) -> str:
                         if not xy:
                             continue
                         ax.plot([x for x, _ in xy], [y for _, y in xy],
-                                color=COLOURS.get(setting, "k"),
+                                color=_colour(setting),
                                 marker=MARKERS[i % len(MARKERS)],
                                 linestyle=DASHES[i % len(DASHES)],
                                 alpha=0.35 + 0.65 * (j + 1) / len(ns),
@@ -203,6 +218,58 @@ def accuracy_vs_format_svg(rows: Sequence[dict[str, Any]]) -> str:
             ax.grid(alpha=0.3)
             ax.legend(fontsize=6, ncols=2 if len(ax.get_lines()) > 8 else 1)
         axes[0].set_ylabel("accuracy")
+        return _svg(fig)
+
+
+def tradeoff_grids(rows: Sequence[dict[str, Any]], fmt: str, metric: str = METRIC
+                   ) -> list[tuple[str, int, list[int], list[int], np.ndarray]]:
+    """Depth against CoT length: per (task, n) with cot settings of two strides or
+    more, (task, n, CoT tokens n/K ascending, depths ascending, accuracy grid
+    [depth, tokens] averaged over seeds, NaN where no run)."""
+    sel = [r for r in rows if r["format"] == fmt and cot_stride(r["setting"])]
+    acc = _by(sel, metric, "task", "n", "setting", "layers")
+    out = []
+    for task in _tasks(sel):
+        for n in _order(r["n"] for r in sel if r["task"] == task):
+            mine = [r for r in sel if r["task"] == task and r["n"] == n]
+            strides = sorted({cot_stride(r["setting"]) for r in mine}, reverse=True)
+            if len(strides) < 2:
+                continue
+            depths = _order(r["layers"] for r in mine)
+            grid = np.full((len(depths), len(strides)), np.nan)
+            for i, L in enumerate(depths):
+                for j, K in enumerate(strides):
+                    v = acc.get((task, n, "cot" if K == 1 else f"cot:{K}", L))
+                    grid[i, j] = np.nan if v is None else v
+            out.append((task, n, [n // K for K in strides], depths, grid))
+    return out
+
+
+def tradeoff_svg(rows: Sequence[dict[str, Any]], fmt: str | None = None,
+                 metric: str = METRIC) -> str | None:
+    """Heat maps of `tradeoff_grids`, one panel per (task, n); None when there are none."""
+    fmt = fmt or reference_format(rows)
+    grids = tradeoff_grids(rows, fmt, metric)
+    if not grids:
+        return None
+    with _rc():
+        fig, axes = _figure(len(grids), width_each=3.4, height=3.0)
+        for ax, (task, n, tokens, depths, grid) in zip(axes, grids):
+            im = ax.imshow(np.ma.masked_invalid(grid), origin="lower", vmin=0, vmax=1,
+                           cmap="viridis", aspect="auto")
+            for i in range(len(depths)):
+                for j in range(len(tokens)):
+                    if np.isfinite(grid[i, j]):
+                        ax.text(j, i, f"{100 * grid[i, j]:.0f}", ha="center", va="center",
+                                fontsize=7, color="w" if grid[i, j] < 0.6 else "k")
+            ax.set_xticks(range(len(tokens)), [str(t) for t in tokens])
+            ax.set_yticks(range(len(depths)), [str(L) for L in depths])
+            ax.set_xlabel("CoT tokens n/K")
+            ax.set_title(f"{task}, n = {n}")
+        axes[0].set_ylabel("depth L")
+        fig.colorbar(im, ax=list(axes), shrink=0.8,
+                     label="accuracy (JAX, float32)" if metric == JAX_METRIC
+                     else f"accuracy ({fmt}, simulator)")
         return _svg(fig)
 
 
@@ -234,7 +301,7 @@ def accuracy_tables(rows: Sequence[dict[str, Any]], ref: str, jax: bool = False
     sel = [r for r in rows if r["format"] == ref]
     acc = _by(sel, JAX_METRIC if jax else METRIC, "task", "setting", "layers", "n")
     if jax:  # JAX's free-running answer is measured for cot; elsewhere it is the answer
-        sel = [r if r["setting"] == "cot" else {**r, "train_free_running_accuracy":
+        sel = [r if cot_stride(r["setting"]) else {**r, "train_free_running_accuracy":
                                                 r.get(JAX_METRIC)} for r in sel]
     free = _by(sel, "train_free_running_accuracy" if jax else "accuracy",
                "task", "setting", "layers", "n")
@@ -275,6 +342,20 @@ def markdown(rows: Sequence[dict[str, Any]], figures: Sequence[str] = ()) -> str
             out += [f"**{task}**", "", "| " + " | ".join(header) + " |",
                     "|" + "---|" * len(header)]
             out += ["| " + " | ".join(cells) + " |" for cells in body]
+            out.append("")
+    grids = tradeoff_grids(rows, ref)
+    if grids:
+        out += ["## Depth against CoT length", "",
+                "The paper's metric in percent, the simulator in " + ref + ", for cot:K: "
+                "the model emits n/K tokens c_K, c_2K, ..., c_n, composing K symbols per "
+                "token. Rows: depth L; columns: CoT tokens n/K.", ""]
+        for task, n, tokens, depths, grid in grids:
+            out += [f"**{task}, n = {n}**", "",
+                    "| L | " + " | ".join(f"n/K = {t}" for t in tokens) + " |",
+                    "|---|" + "---|" * len(tokens)]
+            out += [f"| {L} | " + " | ".join("-" if not np.isfinite(v) else _pct(v)
+                                             for v in grid[i]) + " |"
+                    for i, L in enumerate(depths)]
             out.append("")
     from .claims import MARGIN, judge, markdown as claims_markdown
 
@@ -342,6 +423,9 @@ def write_report(sweep_dir: str | os.PathLike, out_dir: str | os.PathLike | None
     figures = {"accuracy_vs_n_jax.svg": accuracy_vs_n_svg(rows, metric=JAX_METRIC),
                "accuracy_vs_n.svg": accuracy_vs_n_svg(rows),
                "accuracy_vs_format.svg": accuracy_vs_format_svg(rows)}
+    tradeoff = tradeoff_svg(rows)
+    if tradeoff is not None:
+        figures["depth_vs_cot.svg"] = tradeoff
     files = [(out / name, text) for name, text in figures.items()]
     files.append((out / "report.md", markdown(rows, list(figures))))
     made = not out.exists()
@@ -391,10 +475,10 @@ def demo_sections(sweep_dir: str | os.PathLike, page_dir: str | os.PathLike,
              "the paper's metric (cot: every chain token right under teacher forcing; base "
              "and hint: the answer) / the free-running answer, in percent, the model run by "
              "the simulator. Full tables: ")
-    md = ["", "## Experiments (the paper's Section 5)", "",
+    md = ["", "## Experiments (the paper's Section 4)", "",
           intro + f"[report.md]({(rel / 'report.md').as_posix()}).", ""]
     parts = ['<section class="check" id="experiments">',
-             "<h2>Experiments (the paper's Section 5)</h2>",
+             "<h2>Experiments (the paper's Section 4)</h2>",
              f"<p>{_html.escape(intro)}<code>{_html.escape(str(report_md))}</code>.</p>"]
     for task, header, body in tables:
         md += [f"**{task}**", "", "| " + " | ".join(header) + " |",

@@ -1,7 +1,8 @@
 """Sweeps: a grid of trainings and finite-precision evaluations, run as Dask tasks.
 
-A SPEC (TOML) names lists ``tasks``, ``settings``, ``n``, ``layers``, ``formats`` and
-``seeds``, and optional scalars (`SCALARS`: ``steps``, ``d_model`` and a few more). Every
+A SPEC (TOML) names lists ``tasks``, ``settings`` (base, cot, cot:K, hint), ``n``,
+``layers``, ``formats`` and ``seeds``, and optional scalars (`SCALARS`: ``steps``,
+``d_model``, ``optimizer`` and a few more). Every
 run (task x setting x n x layers x seed) is one Dask task: it trains into
 ``DIR/runs/<name>/`` with `experiments.train.train` (which resumes from a checkpoint, or
 returns the metrics of a finished run), then runs the trained model through the
@@ -49,7 +50,8 @@ LISTS: dict[str, type] = {"tasks": str, "settings": str, "n": int, "layers": int
 #: per format in the simulator) and ``eval_samples`` (held-out samples of the JAX metrics)
 SCALARS: dict[str, type] = {"steps": int, "d_model": int, "heads": int, "d_ff": int,
                             "batch": int, "lr": float, "weight_decay": float,
-                            "init_scale": float, "samples": int, "eval_samples": int}
+                            "init_scale": float, "samples": int, "eval_samples": int,
+                            "optimizer": str}
 #: optional tables, task spec -> value, overriding a scalar for that task's runs (the
 #: serial tasks need more steps than the parallel one: ``[steps_by_task]`` ``s5 = 3000``)
 TABLES: dict[str, str] = {"steps_by_task": "steps"}
@@ -119,9 +121,9 @@ class Run:
     @property
     def name(self) -> str:
         """The run's folder under DIR/runs: readable and fixed by the run alone, e.g.
-        ``modadd-7_cot_n8_L2_s0``."""
-        return f"{self.task.replace(':', '-')}_{self.setting}_n{self.n}_L{self.layers}" \
-               f"_s{self.seed}"
+        ``modadd-7_cot_n8_L2_s0``, ``s5_cot-4_n16_L1_s0``."""
+        return f"{self.task.replace(':', '-')}_{self.setting.replace(':', '-')}_n{self.n}" \
+               f"_L{self.layers}_s{self.seed}"
 
     def key(self, fmt: str) -> tuple:
         return (self.task, self.setting, self.n, self.layers, self.seed, fmt)
@@ -240,9 +242,11 @@ def _check_values(spec: SweepSpec, fail: Callable[[str, str], ParseError]) -> No
             raise fail("tasks", f"write {t!r} as {task.spec!r}")
     for s in spec.settings:
         try:
-            check_setting(s)
+            canonical = check_setting(s)
         except CotsimInputError as e:
             raise fail("settings", str(e)) from None
+        if canonical != s:
+            raise fail("settings", f"write {s!r} as {canonical!r}")
     for f in spec.formats:
         try:
             parse_format(f)
@@ -254,17 +258,18 @@ def _check_values(spec: SweepSpec, fail: Callable[[str, str], ParseError]) -> No
     for run in spec.runs():
         given = spec.train_options(run.task)
         opts = {k: given.get(k, DEFAULTS[k]) for k in
-                ("d_model", "heads", "d_ff", "steps", "batch", "lr", "weight_decay",
-                 "init_scale", "eval_samples")}
+                ("d_model", "heads", "d_ff", "steps", "batch", "lr", "init_scale",
+                 "eval_samples", "optimizer")}
+        opts["weight_decay"] = given.get("weight_decay")  # None: the optimiser's default
         try:
             make_config(run.task, run.setting, run.n, run.layers, seed=run.seed, **opts)
         except CotsimInputError as e:
             msg = str(e)
-            key = next((k for k in ("n", "layers", "seed", *opts) if msg.startswith(f"{k} ")),
-                       "tasks")
+            key = next((k for k in ("n", "layers", "seed", "setting", *opts)
+                        if msg.startswith(f"{k} ")), "tasks")
             if key == "steps" and run.task in spec.options.get("steps_by_task", {}):
                 key = "steps_by_task"
-            raise fail({"seed": "seeds"}.get(key, key), msg) from None
+            raise fail({"seed": "seeds", "setting": "settings"}.get(key, key), msg) from None
 
 
 # --- the output folder ----------------------------------------------------------------
@@ -354,7 +359,8 @@ def run_one(run: Run, run_dir: str, formats: list[str], train_options: dict[str,
             "train_accuracy": metrics.get("accuracy"),
             "train_free_running_accuracy": metrics.get("free_running_accuracy"),
             "chance": metrics.get("chance"), "d_model": metrics.get("d_model"),
-            "steps": metrics.get("steps"), "train_seconds": metrics.get("seconds"),
+            "steps": metrics.get("steps"), "optimizer": metrics.get("optimizer", "adamw"),
+            "train_seconds": metrics.get("seconds"),
             "steps_per_second": metrics.get("steps_per_second"),
             "first_step_seconds": metrics.get("first_step_seconds"), "run": run.name})
     return rows

@@ -8,7 +8,7 @@ the metrics. Deterministic for a seed: the initial weights come from
 ``default_rng([1, seed])``; there is no other randomness.
 
 A run folder holds ``run.json`` (the configuration, written first), ``checkpoint.npz``
-(parameters, AdamW state, step and elapsed time; written atomically every
+(parameters, optimiser state, step and elapsed time; written atomically every
 ``checkpoint_every`` steps, removed when the run finishes) and, once finished,
 ``model.npz`` and ``metrics.json``. Calling `train` again with the same configuration
 resumes from the checkpoint (bit for bit the run it would have been) or, when the run is
@@ -20,7 +20,7 @@ parameters only, stays.
 Defaults (`DEFAULTS`, docs/experiments.md): d_model 128, 4 heads of width 32, d_ff 512,
 AdamW (peak lr 1e-3, a linear warm-up over the first 5% of steps and a cosine decay to
 lr/10, weight decay 0.1, gradient norm clipped at 1), batch 128, init scale 0.1,
-2,000 steps.
+2,000 steps. ``optimizer="adam"`` is the paper's: the same without weight decay.
 """
 from __future__ import annotations
 
@@ -38,15 +38,18 @@ import numpy as np
 from circuits.atomic import write_atomic
 from circuits.errors import CotsimInputError
 
-from .tasks import Task, check_setting, parse_task
+from .tasks import Task, check_setting, cot_stride, emitted, parse_task
 
 #: the largest number of layers
 MAX_LAYERS = 16
 CONFIG_VERSION = 1
+#: adamw: Adam with decoupled weight decay; adam: the paper's, no weight decay
+OPTIMIZERS = ("adamw", "adam")
 DEFAULTS: dict[str, Any] = {"d_model": 128, "heads": 4, "d_ff": 512, "steps": 2000,
                             "batch": 128, "lr": 1e-3, "weight_decay": 0.1,
                             "init_scale": 0.1, "warmup": 0.05, "clip": 1.0,
-                            "checkpoint_every": 250, "eval_samples": 1024}
+                            "checkpoint_every": 250, "eval_samples": 1024,
+                            "optimizer": "adamw"}
 RUN_FILES = ("run.json", "checkpoint.npz", "model.npz", "metrics.json")
 
 
@@ -75,12 +78,23 @@ def _positive_float(name: str, v: Any, allow_zero: bool = False) -> float:
 
 def make_config(task: str | Task, setting: str, n: int, layers: int, *, d_model: int,
                 heads: int, d_ff: int, steps: int, batch: int, lr: float, seed: int,
-                weight_decay: float, init_scale: float, eval_samples: int) -> dict[str, Any]:
+                weight_decay: float | None, init_scale: float, eval_samples: int,
+                optimizer: str = DEFAULTS["optimizer"]) -> dict[str, Any]:
     """The validated configuration of a run (what ``run.json`` holds); raises
-    `CotsimInputError` with one line for a bad value."""
+    `CotsimInputError` with one line for a bad value. ``weight_decay`` None is the
+    optimiser's default (0.1 for adamw; adam has none, and refuses one)."""
     t = parse_task(task)
-    check_setting(setting)
     n = t.check_n(n)
+    setting = check_setting(setting, n)
+    if optimizer not in OPTIMIZERS:
+        raise CotsimInputError(f"optimizer {optimizer!r}: unknown; expected adam or adamw")
+    if optimizer == "adam":
+        if weight_decay not in (None, 0, 0.0):
+            raise CotsimInputError(f"weight_decay = {weight_decay!r}: adam has no weight "
+                                   "decay (use adamw)")
+        weight_decay = 0.0
+    elif weight_decay is None:
+        weight_decay = DEFAULTS["weight_decay"]
     layers = _int_in("layers", layers, 1, MAX_LAYERS)
     d_model = _int_in("d_model", d_model, 1, 4096)
     heads = _int_in("heads", heads, 1, d_model)
@@ -95,7 +109,7 @@ def make_config(task: str | Task, setting: str, n: int, layers: int, *, d_model:
             "init_scale": _positive_float("init_scale", init_scale),
             "warmup": DEFAULTS["warmup"], "clip": DEFAULTS["clip"],
             "eval_samples": _int_in("eval_samples", eval_samples, 1, 10**6),
-            "max_len": t.seq_len(setting, n), "vocab": t.vocab}
+            "max_len": t.seq_len(setting, n), "vocab": t.vocab, "optimizer": optimizer}
 
 
 def read_marker(out_dir: str, marker: str, kind: str) -> tuple[Any, bool]:
@@ -126,6 +140,8 @@ def check_out_dir(out_dir: str, config: dict[str, Any]) -> dict[str, Any] | None
     stored, found = read_marker(out_dir, "run.json", "training run")
     if not found:
         return None
+    if isinstance(stored, dict) and "optimizer" not in stored:
+        stored = {**stored, "optimizer": "adamw"}  # written before there was a choice
     if stored != config:
         keys = sorted(set(stored) | set(config)) if isinstance(stored, dict) else ["?"]
         diff = [k for k in keys if not isinstance(stored, dict) or stored.get(k) != config.get(k)]
@@ -182,23 +198,25 @@ def _opt_key(config: dict[str, Any]) -> tuple:
     """What the optimiser's compiled step depends on (the key of the step cache); the
     learning rate is an argument of the step, so runs that differ only in it share one
     compiled function."""
-    return tuple(config[k] for k in ("steps", "warmup", "clip", "weight_decay"))
+    return tuple(config.get(k, "adamw") if k == "optimizer" else config[k]
+                 for k in ("steps", "warmup", "clip", "weight_decay", "optimizer"))
 
 
 @lru_cache(maxsize=8)
 def _optimizer(key: tuple):
-    """AdamW with a unit peak learning rate (the step multiplies by lr): clip the global
-    gradient norm, Adam, decoupled weight decay, linear warm-up then cosine decay to
-    1/10. This is optax.adamw(lr * schedule) with the product taken outside."""
+    """AdamW (or Adam) with a unit peak learning rate (the step multiplies by lr): clip
+    the global gradient norm, Adam, decoupled weight decay (adamw only), linear warm-up
+    then cosine decay to 1/10. This is optax.adamw(lr * schedule), or optax.adam, with
+    the product taken outside."""
     import optax
 
-    steps, warmup, clip, weight_decay = key
+    steps, warmup, clip, weight_decay, optimizer = key
     warm = max(1, int(warmup * steps))
     schedule = optax.warmup_cosine_decay_schedule(
         init_value=0.0, peak_value=1.0, warmup_steps=warm,
         decay_steps=max(steps, warm + 1), end_value=0.1)
-    return optax.chain(optax.clip_by_global_norm(clip), optax.scale_by_adam(),
-                       optax.add_decayed_weights(weight_decay),
+    decay = [optax.add_decayed_weights(weight_decay)] if optimizer == "adamw" else []
+    return optax.chain(optax.clip_by_global_norm(clip), optax.scale_by_adam(), *decay,
                        optax.scale_by_learning_rate(schedule))
 
 
@@ -277,17 +295,17 @@ def jax_metrics(params: dict, task: Task, setting: str, batch, chunk: int = 512
                 ) -> dict[str, float]:
     """Accuracies of the JAX model on ``batch`` (a `tasks.Batch`): ``answer_accuracy``
     (the answer token, teacher-forced), ``chain_accuracy`` (every labelled chain token
-    right: cot teacher-forced, hint the input-position labels), ``eval_loss``, and for cot
-    the free-running ``free_running_accuracy`` (the answer at the end of the model's own
-    chain) and ``free_running_chain``. ``accuracy`` is the paper's metric: for cot the
-    teacher-forced all-chain accuracy, else the answer accuracy."""
+    right: cot and cot:K teacher-forced, hint its n labels), ``eval_loss``, and for cot
+    and cot:K the free-running ``free_running_accuracy`` (the answer at the end of the
+    model's own chain) and ``free_running_chain``. ``accuracy`` is the paper's metric:
+    for cot the teacher-forced all-chain accuracy, else the answer accuracy."""
     import jax.numpy as jnp
 
     score = _score_fn()
     B = batch.inputs.shape[0]
     ans, chain, nll, cnt, free_ans, free_chain = [], [], [], [], [], []
-    n = batch.sample.chains.shape[1]
-    greedy = _greedy_fn() if setting == "cot" else None
+    want = emitted(setting, batch.sample.chains)  # what a cot:K model writes
+    greedy = _greedy_fn() if cot_stride(setting) else None
     for lo in range(0, B, chunk):
         sl = slice(lo, lo + chunk)
         a, c, l, m = score(params, jnp.asarray(batch.inputs[sl]), jnp.asarray(batch.targets[sl]),
@@ -296,9 +314,10 @@ def jax_metrics(params: dict, task: Task, setting: str, batch, chunk: int = 512
         ans.append(np.asarray(a)), chain.append(np.asarray(c))
         nll.append(np.asarray(l)), cnt.append(np.asarray(m))
         if greedy is not None:
-            own = np.asarray(greedy(params, jnp.asarray(batch.sample.prompts[sl], jnp.int32), n))
+            own = np.asarray(greedy(params, jnp.asarray(batch.sample.prompts[sl], jnp.int32),
+                                    want.shape[1]))
             free_ans.append(own[:, -1] == batch.sample.answers[sl])
-            free_chain.append(np.all(own == batch.sample.chains[sl], axis=1))
+            free_chain.append(np.all(own == want[sl], axis=1))
     out = {"answer_accuracy": float(np.concatenate(ans).mean()),
            "chain_accuracy": float(np.concatenate(chain).mean()),
            "eval_loss": float(np.concatenate(nll).sum() / np.concatenate(cnt).sum())}
@@ -315,18 +334,24 @@ def train(task: str | Task, setting: str, n: int, layers: int, d_model: int = DE
           heads: int = DEFAULTS["heads"], d_ff: int = DEFAULTS["d_ff"],
           steps: int = DEFAULTS["steps"], batch: int = DEFAULTS["batch"],
           lr: float = DEFAULTS["lr"], seed: int = 0, out_dir: str | os.PathLike = "run",
-          progress: bool = True, *, weight_decay: float = DEFAULTS["weight_decay"],
+          progress: bool = True, *, weight_decay: float | None = None,
+          optimizer: str = DEFAULTS["optimizer"],
           init_scale: float = DEFAULTS["init_scale"],
           checkpoint_every: int = DEFAULTS["checkpoint_every"],
           eval_samples: int = DEFAULTS["eval_samples"],
           stop_after: int | None = None) -> dict[str, Any]:
     """Train one model; return its metrics (also written to ``out_dir/metrics.json``).
 
+    ``setting``: base, cot, cot:K (K divides n) or hint. ``optimizer``: adamw, or adam
+    (the paper's; ``weight_decay`` must then be None or 0). ``weight_decay`` None is
+    0.1 for adamw.
+
     Metrics: {"task", "setting", "n", "layers", "d_model", "steps", "seconds",
     "accuracy", "chance"} (the contract), plus "answer_accuracy", "chain_accuracy",
-    "eval_loss", for cot "free_running_accuracy" and "free_running_chain" (see
+    "eval_loss", for cot and cot:K "free_running_accuracy" and "free_running_chain" (see
     `jax_metrics`), "loss" (mean training loss of the last 100 steps),
-    "steps_per_second", "params", "heads", "d_ff", "seed", "eval_samples", "finished".
+    "steps_per_second", "params", "heads", "d_ff", "optimizer", "weight_decay", "seed",
+    "eval_samples", "finished".
     ``seconds`` is the training wall time, summed over resumed calls.
 
     ``stop_after`` ends this call after that many steps, leaving a checkpoint (a
@@ -337,7 +362,8 @@ def train(task: str | Task, setting: str, n: int, layers: int, d_model: int = DE
     config = make_config(task, setting, n, layers, d_model=d_model, heads=heads, d_ff=d_ff,
                          steps=steps, batch=batch, lr=lr, seed=seed,
                          weight_decay=weight_decay, init_scale=init_scale,
-                         eval_samples=eval_samples)
+                         eval_samples=eval_samples, optimizer=optimizer)
+    setting = config["setting"]  # canonical: cot:1 is cot
     every = _int_in("checkpoint_every", checkpoint_every, 1)
     out_dir = os.fspath(out_dir)
     done = check_out_dir(out_dir, config)
@@ -429,7 +455,8 @@ def train(task: str | Task, setting: str, n: int, layers: int, d_model: int = DE
         "steps_per_second": (round((total - start - 1) / max(t_end - t_first, 1e-9), 3)
                              if t_first is not None and total - start > 1 else None),
         "first_step_seconds": (round(t_first - t0, 3) if t_first is not None else None),
-        "heads": config["heads"], "d_ff": config["d_ff"], "seed": config["seed"],
+        "heads": config["heads"], "d_ff": config["d_ff"], "optimizer": config["optimizer"],
+        "weight_decay": config["weight_decay"], "seed": config["seed"],
         "params": model_jax.n_params(params), "eval_samples": config["eval_samples"],
         "resumed_from": start, "finished": True})
     model_jax.save(params, os.path.join(out_dir, "model.npz"))

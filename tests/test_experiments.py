@@ -37,12 +37,17 @@ def test_parse_task_and_vocabularies():
     assert parse_task("s5").sep == 120 and parse_task("s5").vocab == 121
     sq = parse_task("sqmod:11")
     assert (sq.n_symbols, sq.sep, sq.vocab) == (12, 12, 13)
+    isq = parse_task("isq:64")  # numbers 0..63, "^2" 64, "=" 65
+    assert (isq.n_symbols, isq.sep, isq.vocab, isq.prompt_len(8)) == (65, 65, 66, 10)
+    assert parse_task("isq").spec == f"isq:{T.ISQ_DEFAULT_M}"
     cvp = parse_task("cvp")
-    assert cvp.sep == T.CVP_GATE0 + MAX_N and cvp.spec == "cvp"
+    assert cvp.sep == T.CVP_GATE0 + MAX_N == 134 and cvp.spec == "cvp"
+    assert cvp.prompt_len(32) == 129
 
 
 @pytest.mark.parametrize("spec", ["foo", "modadd", "modadd:", "modadd:1", "modadd:x",
-                                  "sqmod:-3", "sqmod:2.5", "s5:3", "cvp:4", "modadd:999999"])
+                                  "sqmod:-3", "sqmod:2.5", "s5:3", "cvp:4", "modadd:999999",
+                                  "isq:", "isq:3", "isq:x", "isq:70000"])
 def test_parse_task_rejects(spec):
     with pytest.raises(CotsimInputError) as e:
         parse_task(spec)
@@ -68,13 +73,15 @@ def _s5_oracle(word):
     return out
 
 
-def _cvp_oracle(prompt, n):
-    """Decode the tokens into a `circuits` circuit (constant gates as inputs) and
-    evaluate it: an oracle independent of the generator's own evaluation."""
+def _cvp_decode(prompt, n):
+    """Decode cvp tokens (DESIGN: kind, operand, operand, own id a gate) into a
+    `circuits` circuit, constant gates as inputs, every gate an output; and the
+    constants' values."""
     b = CircuitBuilder(strash=False, fold=False)
     nodes, bits = [], []
     for i in range(n):
-        kind, a, c = (int(t) for t in prompt[3 * i:3 * i + 3])
+        kind, a, c, own = (int(t) for t in prompt[4 * i:4 * i + 4])
+        assert own == 6 + i  # the gate's own id
         if kind in (0, 1):
             assert a == c == T.CVP_NONE
             nodes.append(b.input(f"g{i}"))
@@ -91,13 +98,21 @@ def _cvp_oracle(prompt, n):
             nodes.append((b.AND if kind == T.CVP_AND else b.OR)(nodes[ia], nodes[ib]))
     for i, node in enumerate(nodes):
         b.output(f"o{i}", node)
-    out = circuit_eval(b.build(), np.array([bits], dtype=bool))
+    return b.build(), bits
+
+
+def _cvp_oracle(prompt, n):
+    """Evaluate the decoded circuit with `circuits.evaluate`: an oracle independent of
+    the generator's own evaluation."""
+    circuit, bits = _cvp_decode(prompt, n)
+    out = circuit_eval(circuit, np.array([bits], dtype=bool))
     return out[0].astype(int).tolist()
 
 
 @settings(max_examples=20)
-@given(kind=st.sampled_from(["modadd:7", "modadd:2", "s5", "sqmod:11", "sqmod:97", "cvp"]),
-       n=st.integers(1, 24), seed=st.integers(0, 2**32 - 1))
+@given(kind=st.sampled_from(["modadd:7", "modadd:2", "s5", "sqmod:11", "sqmod:97", "cvp",
+                              "isq:4", "isq:64", "isq:1000", "isq:65536"]),
+       n=st.integers(1, 32), seed=st.integers(0, 2**32 - 1))
 def test_oracles(kind, n, seed):
     task = parse_task(kind)
     s = task.sample(np.random.default_rng(seed), n, 6)
@@ -113,6 +128,11 @@ def test_oracles(kind, n, seed):
         elif task.kind == "sqmod":
             assert xs[1:] == [task.P] * (n - 1)  # R, then n-1 "^2"
             want = [pow(xs[0], 2 ** i, task.P) for i in range(n)]
+        elif task.kind == "isq":
+            p, r = xs[0], xs[1]  # p, r, then n-1 "^2"
+            assert len(xs) == n + 1 and xs[2:] == [task.P] * (n - 1)
+            assert 3 <= p < task.P and all(p % q for q in range(2, p)) and 0 <= r < p
+            want = [pow(r, 2 ** i, p) for i in range(n)]
         else:
             want = _cvp_oracle(prompt, n)
         assert chain == want
@@ -128,14 +148,61 @@ def test_settings_inputs_targets_masks():
     assert cot.mask[:, :4].sum() == 0 and cot.answer_pos == 7
     hint = task.make_batch("hint", s)
     assert (hint.inputs == s.prompts).all()  # the chain is never fed back
-    assert (hint.targets[:, :4] == s.chains).all() and (hint.targets[:, 4] == s.answers).all()
-    assert (hint.mask == 1).all()
+    # the paper's n labels: c_1..c_3 at x_1..x_3, the answer c_4 at "=", none at x_4
+    assert (hint.targets[:, :3] == s.chains[:, :3]).all()
+    assert (hint.targets[:, 4] == s.answers).all()
+    assert list(np.flatnonzero(hint.mask[0])) == [0, 1, 2, 4] == list(hint.chain_pos)
     base = task.make_batch("base", s)
     assert (base.inputs == s.prompts).all() and base.mask.sum() == 3
     assert (base.targets[:, 4] == s.answers).all() and (base.mask[:, 4] == 1).all()
     cvp = parse_task("cvp")
     h = cvp.make_batch("hint", cvp.sample(np.random.default_rng(2), 3, 2))
-    assert list(np.flatnonzero(h.mask[0])) == [2, 5, 8, 9]
+    assert list(np.flatnonzero(h.mask[0])) == [3, 7, 12]  # own ids of g0, g1; "="
+    isq = parse_task("isq:16")
+    h = isq.make_batch("hint", isq.sample(np.random.default_rng(2), 3, 2))
+    assert list(np.flatnonzero(h.mask[0])) == [1, 2, 4]  # r, the first "^2"; "="
+
+
+@settings(max_examples=30)
+@given(kind=st.sampled_from(["modadd:7", "s5", "isq:64", "sqmod:11", "cvp"]),
+       n=st.integers(1, 32), k=st.integers(1, 32), seed=st.integers(0, 2**32 - 1))
+def test_cot_k_chains(kind, n, k, seed):
+    """cot:K reads the prompt and c_K, c_2K, ..., c_{n-K}, and is trained on c_K, c_2K,
+    ..., c_n, from "=" on; a K that does not divide n is refused in one line."""
+    task = parse_task(kind)
+    K = [d for d in range(1, n + 1) if n % d == 0][k % sum(n % d == 0 for d in range(1, n + 1))]
+    s = task.sample(np.random.default_rng(seed), n, 3)
+    setting = f"cot:{K}"
+    b = task.make_batch(setting, s)
+    p, m = task.prompt_len(n), n // K
+    want = np.stack([[c[i] for i in range(K - 1, n, K)] for c in s.chains.tolist()])
+    assert want.shape == (3, m) and (want[:, -1] == s.answers).all()
+    assert b.inputs.shape == (3, p + m - 1) == (3, task.seq_len(setting, n))
+    assert (b.inputs[:, :p] == s.prompts).all() and (b.inputs[:, p:] == want[:, :-1]).all()
+    assert list(b.chain_pos) == list(range(p - 1, p + m - 1)) == list(np.flatnonzero(b.mask[0]))
+    assert (b.targets[:, b.chain_pos] == want).all() and b.answer_pos == p + m - 2
+    assert (T.emitted(setting, s.chains) == want).all()
+    if K == 1:  # cot:1 is cot
+        c = task.make_batch("cot", s)
+        assert T.check_setting("cot:1") == "cot"
+        assert all((getattr(b, f) == getattr(c, f)).all() for f in ("inputs", "targets", "mask"))
+    if K == n:  # cot:n emits only the answer, after "="
+        assert b.inputs.shape[1] == p and list(b.chain_pos) == [p - 1]
+    h = task.make_batch("hint", s)  # the paper's n labels, the last (the answer) at "="
+    assert (h.mask.sum(axis=1) == n).all() and len(h.chain_pos) == n
+    assert h.chain_pos[-1] == p - 1 and (h.targets[:, h.chain_pos] == s.chains).all()
+    assert (np.diff(h.chain_pos) > 0).all() and (h.inputs == s.prompts).all()
+    bad = next((d for d in range(2, n + 2) if n % d), None)
+    with pytest.raises(CotsimInputError, match="does not divide") as e:
+        task.make_batch(f"cot:{bad}", s)
+    assert "\n" not in str(e.value)
+
+
+@pytest.mark.parametrize("setting", ["cot:0", "cot:x", "cot:", "cot:129", "cott", "hint:2"])
+def test_bad_settings(setting):
+    with pytest.raises(CotsimInputError, match="setting") as e:
+        T.check_setting(setting, 4)
+    assert "\n" not in str(e.value)
 
 
 @pytest.mark.parametrize("n", [0, -1, MAX_N + 1, True, 2.0])
@@ -149,6 +216,49 @@ def test_chance():
     # squares mod 7 from R uniform: 0 -> 0, {1, 6} -> 1, {2, 5} -> 4, {3, 4} -> 2
     assert parse_task("sqmod:7").chance(2) == pytest.approx(2 / 7)
     assert 0.45 < parse_task("cvp").chance(8) < 0.6
+
+
+@pytest.mark.parametrize("M,n", [(4, 1), (4, 3), (16, 1), (16, 2), (16, 5), (64, 8),
+                                 (100, 3), (100, 16)])
+def test_isq_chance_by_enumeration(M, n):
+    """The closed form (the mean over primes of gcd(2^(n-1), p-1)/p) against counting
+    every (p, r) with Python's pow: p uniform over the primes in [3, M), r over 0..p-1."""
+    primes = [p for p in range(3, M) if all(p % q for q in range(2, p))]
+    share = {}
+    for p in primes:
+        for r in range(p):
+            a = pow(r, 2 ** (n - 1), p)
+            share[a] = share.get(a, 0) + 1 / (p * len(primes))
+    assert parse_task(f"isq:{M}").chance(n) == pytest.approx(max(share.values()), rel=1e-12)
+
+
+@settings(max_examples=15)
+@given(n=st.integers(1, 32), seed=st.integers(0, 2**32 - 1))
+def test_cvp_depths_against_circuits(n, seed):
+    """The depth `cvp_depths` reads off the tokens is the depth `circuits.analysis`
+    computes on the decoded circuit, gate by gate."""
+    from circuits.analysis import levels
+
+    task = parse_task("cvp")
+    s = task.sample(np.random.default_rng(seed), n, 4)
+    d = T.cvp_depths(s.prompts)
+    for prompt, mine in zip(s.prompts, d):
+        circuit, _ = _cvp_decode(prompt, n)
+        lv = levels(circuit)
+        assert mine.tolist() == [int(lv[o]) for o in circuit.output_ids]
+
+
+def test_cvp_depth_grows_with_n():
+    """The generator's circuits get deeper with n (DESIGN), and stay balanced: the
+    profile the docs tabulate."""
+    prof = {n: T.cvp_profile(n, samples=4000) for n in (4, 8, 16, 32)}
+    med = [prof[n]["depth_median"] for n in (4, 8, 16, 32)]
+    assert med == sorted(med) and med[-1] >= 3 * med[0] and prof[32]["depth_min"] >= 4
+    for p in prof.values():
+        assert 0.5 <= p["chance"] < 0.56
+        assert sum(p["depth_counts"].values()) == pytest.approx(1.0)
+        assert p["depth_min"] <= p["depth_median"] <= p["depth_max"] <= p["n"] - 1
+    assert prof[32]["chance"] == pytest.approx(parse_task("cvp").chance(32), abs=0.03)
 
 
 # --- training -------------------------------------------------------------------------
@@ -419,3 +529,83 @@ def test_hint_end_to_end(tmp_path):
     assert m["finished"] and 0 <= m["accuracy"] <= 1 and m["task"] == task
     r = evaluate(out / "model.npz", task, setting, 3, "float16", samples=4)
     assert 0 <= r["accuracy"] <= 1 and r["samples"] == 4
+
+
+# --- isq, cvp and cot:K end to end; the optimiser ------------------------------------
+def test_cot_k_trains_and_evaluates(tmp_path):
+    """A few steps of isq with cot:2 at n = 4: the model reads prompt + n/K - 1 positions,
+    JAX writes n/K chain tokens, and the simulator's teacher-forced metric is the share
+    of prompts whose emitted chain c_2, c_4 is right under teacher forcing."""
+    task, setting, n = "isq:16", "cot:2", 4
+    out = tmp_path / "run"
+    m = train(task, setting, n, 1, d_model=8, heads=1, d_ff=8, steps=2, batch=8,
+              out_dir=out, progress=False, eval_samples=16)
+    assert m["setting"] == setting and m["finished"] and "free_running_chain" in m
+    model = load(out / "model.npz")
+    t = parse_task(task)
+    assert model.max_len == t.prompt_len(n) + n // 2 - 1 == 7 and model.vocab == 18
+    r = evaluate(out / "model.npz", task, setting, n, "float32", samples=12, seed=1)
+    s = t.sample(np.random.default_rng([2, 1]), n, 12)
+    want = T.emitted(setting, s.chains)
+    full = [_teacher_forced_tokens(model, p, c) for p, c in zip(s.prompts, want)]
+    assert r["teacher_forced"] == sum(f == 2 for f in full) / 12 == r["chain_accuracy"]
+    assert r["teacher_forced_tokens"] == sum(full) / 24
+    with pytest.raises(CotsimInputError, match="does not divide"):
+        evaluate(out / "model.npz", task, "cot:3", n, "float32", samples=2)
+    with pytest.raises(CotsimInputError, match="does not divide"):
+        train(task, "cot:3", n, 1, out_dir=tmp_path / "bad", progress=False)
+    assert not (tmp_path / "bad").exists()
+
+
+def test_optimizer_adam_is_recorded_and_used(tiny_run, tmp_path):
+    out, metrics = tiny_run
+    assert metrics["optimizer"] == "adamw" and metrics["weight_decay"] == 0.1
+    adam = train(out_dir=tmp_path / "adam", optimizer="adam", **TINY)
+    assert adam["optimizer"] == "adam" and adam["weight_decay"] == 0.0
+    run = json.loads((tmp_path / "adam" / "run.json").read_text())
+    assert run["optimizer"] == "adam" and run["weight_decay"] == 0.0
+    # without weight decay the same steps give other weights
+    assert (tmp_path / "adam" / "model.npz").read_bytes() != (out / "model.npz").read_bytes()
+    with pytest.raises(CotsimInputError, match="adam has no weight decay"):
+        train(out_dir=tmp_path / "x", optimizer="adam", weight_decay=0.1, **TINY)
+    with pytest.raises(CotsimInputError, match="optimizer 'sgd'"):
+        train(out_dir=tmp_path / "x", optimizer="sgd", **TINY)
+    assert not (tmp_path / "x").exists()
+
+
+def test_a_run_from_before_the_optimizer_option_is_still_found(tiny_run, tmp_path):
+    import shutil
+
+    out, metrics = tiny_run
+    old = tmp_path / "old"
+    shutil.copytree(out, old)
+    cfg = json.loads((old / "run.json").read_text())
+    del cfg["optimizer"]
+    (old / "run.json").write_text(json.dumps(cfg))
+    assert train(out_dir=old, **TINY) == metrics
+
+
+@pytest.mark.parametrize("task,setting", [("isq:16", "cot"), ("cvp", "cot"),
+                                          ("modadd:5", "cot:4"), ("cvp", "hint")])
+def test_cli_train_new_tasks_and_settings(task, setting, tmp_path, capsys):
+    """The acceptance commands, with a few steps: each prints its metrics."""
+    code, stdout, err = _cli(capsys, "experiment", "train", "--task", task, "--setting",
+                             setting, "--n", "8", "--layers", "1", "--d-model", "8",
+                             "--heads", "1", "--d-ff", "8", "--steps", "2", "--batch", "4",
+                             "--eval-samples", "8", "--optimizer", "adam", "--json",
+                             "--no-progress", "-o", str(tmp_path / "run"))
+    assert code == 0, err
+    got = json.loads(stdout)
+    assert (got["task"], got["setting"], got["n"], got["optimizer"]) == (task, setting, 8,
+                                                                        "adam")
+    assert 0 <= got["accuracy"] <= 1 and 0 < got["chance"] < 1
+
+
+@pytest.mark.parametrize("change,message", [
+    (["--setting", "cot:3"], "K = 3 does not divide n = 4"),
+    (["--optimizer", "sgd"], "optimizer 'sgd': unknown"),
+    (["--optimizer", "adam", "--weight-decay", "0.1"], "adam has no weight decay"),
+    (["--task", "isq:3"], "M must be"),
+])
+def test_cli_train_bad_setting_or_optimizer(change, message, tmp_path, capsys):
+    test_cli_train_bad_input(change, message, tmp_path, capsys)

@@ -184,6 +184,12 @@ BAD = [
     ("steps = 2.5\n", "steps: expected an integer", 0),
     ("steps = true\n", "steps: expected an integer", 0),
     ("settings = [\"cot\", \"cot\"]\n", "lists a value twice", 0),
+    ("settings = [\"base\", \"cot:2\"]\n", "settings: setting 'cot:2': K = 2 does not "
+     "divide n = 3", 0),
+    ("settings = [\"cot:1\"]\n", "settings: write 'cot:1' as 'cot'", 0),
+    ("settings = [\"cot:x\"]\n", "settings: setting 'cot:x': K must be", 0),
+    ("optimizer = \"sgd\"\n", "optimizer: optimizer 'sgd': unknown", 0),
+    ("optimizer = 1\n", "optimizer: expected a string", 0),
     ("n = [3\n", "not valid TOML", 1),
 ]
 
@@ -424,7 +430,7 @@ def test_demo_shows_the_experiments_of_a_sweep(swept, tmp_path, capsys):
     assert page.count('id="experiments"') == 1 and page.index('id="experiments"') < \
         page.index("</main>")
     assert "<svg" in page[page.index('id="experiments"'):]
-    assert "## Experiments (the paper's Section 5)" in md
+    assert "## Experiments (the paper's Section 4)" in md
     for svg in ("accuracy_vs_n.svg", "accuracy_vs_format.svg"):  # links resolve
         link = next(l for l in md.splitlines() if l.startswith("![") and svg in l)
         assert (out / link[link.index("(") + 1:-1]).resolve() == (full / "report" / svg)
@@ -447,7 +453,29 @@ def test_shipped_specs_are_valid(name):
     path = os.path.join(os.path.dirname(__file__), "..", "experiments", name)
     spec = load_spec(path)
     assert spec.runs()
+    if name.startswith("paper"):  # the paper trains with Adam
+        assert spec.train_options("cvp")["optimizer"] == "adam"
     if name == "paper.toml":
-        assert len(spec.runs()) == 72
+        assert len(spec.runs()) == 72 and "sqmod" not in " ".join(spec.tasks)
         assert spec.train_options("s5")["steps"] == 3000
         assert spec.train_options("cvp")["steps"] == 1000
+
+
+def test_a_sweep_of_cot_k_settings(tmp_path):
+    """cot:K runs get their own folders, lines and report rows."""
+    text = SPEC.replace('settings = ["base", "cot"]', 'settings = ["cot", "cot:3"]').replace(
+        'formats = ["float32", "paper:e=1,s=2"]', 'formats = ["float32"]')
+    out = tmp_path / "out"
+    result = run_sweep(load_spec(_spec(tmp_path, text + 'optimizer = "adam"\n')), out,
+                       scheduler="synchronous", progress=False)
+    assert result.done == 2 and not result.failed
+    assert sorted(os.listdir(out / "runs")) == ["modadd-3_cot-3_n3_L1_s0",
+                                                "modadd-3_cot_n3_L1_s0"]
+    rows = {r["setting"]: r for r in read_results(out)}
+    assert set(rows) == {"cot", "cot:3"} and all(r["optimizer"] == "adam" for r in rows.values())
+    assert rows["cot:3"]["teacher_forced_tokens"] is not None
+    md = next(p for p in write_report(out) if p.suffix == ".md").read_text()
+    assert "| cot:3 | 1 |" in md and "**modadd:3, n = 3**" in md
+    assert "| L | n/K = 1 | n/K = 3 |" in md  # CoT tokens ascending: cot:3, then cot
+    svg = (out / "report" / "depth_vs_cot.svg").read_text()
+    assert "CoT tokens n/K" in svg

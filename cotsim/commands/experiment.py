@@ -1,7 +1,8 @@
 """``cotsim experiment train|eval``: the paper's experiments (docs/experiments.md).
 
-- ``experiment train --task TASK --setting base|cot|hint --n N --layers L [--d-model D]
-  [--heads H] [--d-ff F] [--steps S] [--batch B] [--lr LR] [--seed S] -o DIR [--json]``
+- ``experiment train --task TASK --setting base|cot|cot:K|hint --n N --layers L
+  [--d-model D] [--heads H] [--d-ff F] [--steps S] [--batch B] [--lr LR]
+  [--optimizer adam|adamw] [--seed S] -o DIR [--json]``
   trains a model (JAX) and prints its metrics; writes DIR/model.npz (format float32)
   and DIR/metrics.json. Rerun with the same arguments to resume an interrupted run.
 - ``experiment eval M.npz --task TASK --setting S --n N --format FMT [--samples K]
@@ -25,6 +26,9 @@ from ._args import FORMAT_HELP, int_at_least, positive
 #: the contract's keys, printed first
 TRAIN_KEYS = ("task", "setting", "n", "layers", "d_model", "steps", "seconds", "accuracy",
               "chance")
+TASK_HELP = "modadd:P, s5, isq:M, cvp, or sqmod:P (the automaton's task, P fixed)"
+SETTING_HELP = ("base, cot, cot:K (the chain c_K, c_2K, ..., c_n; K divides n) or hint "
+                "(n labels, the answer at '=')")
 
 
 def _integer(text: str) -> int:
@@ -45,8 +49,9 @@ def _float(text: str) -> float:
 def register(sub: argparse._SubParsersAction, name: str) -> None:
     p = sub.add_parser(name, help="train models on the paper's tasks and run them in "
                        "finite precision",
-                       description="The paper's experiments (Section 5): modadd:P, s5, "
-                       "sqmod:P and cvp, in the settings base, cot and hint.")
+                       description="The paper's experiments (Section 4): modadd:P, s5, "
+                       "isq:M, cvp (and sqmod:P, the automaton's task), in the settings "
+                       "base, cot, cot:K and hint.")
     esub = p.add_subparsers(dest="experiment_command", metavar="ACTION",
                             parser_class=type(p))
     # defaults are documented here but applied by the library (one source of truth)
@@ -55,8 +60,8 @@ def register(sub: argparse._SubParsersAction, name: str) -> None:
                         "fresh samples at every step; write DIR/model.npz and "
                         "DIR/metrics.json. The same command again resumes an "
                         "interrupted run.")
-    t.add_argument("--task", required=True, help="modadd:P, s5, sqmod:P or cvp")
-    t.add_argument("--setting", required=True, help="base, cot or hint")
+    t.add_argument("--task", required=True, help=TASK_HELP)
+    t.add_argument("--setting", required=True, help=SETTING_HELP)
     t.add_argument("--n", type=_integer, required=True,
                    help="input length n (1..128)")
     t.add_argument("--layers", type=_integer, required=True,
@@ -67,6 +72,8 @@ def register(sub: argparse._SubParsersAction, name: str) -> None:
     t.add_argument("--steps", type=positive, default=None, help="steps (default 2000)")
     t.add_argument("--batch", type=positive, default=None, help="batch size (default 128)")
     t.add_argument("--lr", type=_float, default=None, help="peak learning rate (1e-3)")
+    t.add_argument("--optimizer", default=None,
+                   help="adamw (default) or adam, the paper's (no weight decay)")
     t.add_argument("--weight-decay", type=_float, default=None, help="AdamW decay (0.1)")
     t.add_argument("--init-scale", type=_float, default=None, help="init std (0.1)")
     t.add_argument("--checkpoint-every", type=positive, default=None,
@@ -81,11 +88,11 @@ def register(sub: argparse._SubParsersAction, name: str) -> None:
 
     e = esub.add_parser("eval", help="run a trained model in a format, by the simulator",
                         description="Round the model's weights to FMT and run held-out "
-                        "prompts through the simulator (KV cache); for cot the model "
-                        "writes its own chain.")
+                        "prompts through the simulator (KV cache); for cot and cot:K the "
+                        "model writes its own chain.")
     e.add_argument("model", help="a model .npz file")
-    e.add_argument("--task", required=True, help="modadd:P, s5, sqmod:P or cvp")
-    e.add_argument("--setting", required=True, help="base, cot or hint")
+    e.add_argument("--task", required=True, help=TASK_HELP)
+    e.add_argument("--setting", required=True, help=SETTING_HELP)
     e.add_argument("--n", type=_integer, required=True, help="input length n")
     e.add_argument("--format", required=True,
                    help=FORMAT_HELP)
@@ -157,7 +164,8 @@ def run_train(args: argparse.Namespace) -> int:
 
     opts = {k: getattr(args, k) for k in ("d_model", "heads", "d_ff", "steps", "batch", "lr",
                                           "weight_decay", "init_scale", "checkpoint_every",
-                                          "eval_samples") if getattr(args, k) is not None}
+                                          "eval_samples", "optimizer")
+            if getattr(args, k) is not None}
     try:
         metrics = train(args.task, args.setting, args.n, args.layers, seed=args.seed,
                         out_dir=args.output, progress=not args.no_progress, **opts)
