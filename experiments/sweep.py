@@ -36,6 +36,7 @@ from typing import Any, Callable, Iterable
 
 from circuits.atomic import write_atomic
 from circuits.errors import CotsimInputError, ParseError
+from circuits.io import parse_json, read_text
 
 from .tasks import check_setting, parse_task
 from .train import read_marker
@@ -60,6 +61,15 @@ RESULTS = "results.jsonl"
 PRECISION = "precision.jsonl"
 #: the fields of a result line that identify it
 KEY = ("task", "setting", "n", "layers", "seed", "format")
+#: the most runs one SPEC may hold: counted before anything else, so that a hostile grid
+#: is refused before it is built
+MAX_RUNS = 10_000
+#: the most formats one SPEC may list
+MAX_FORMATS = 64
+#: the largest SPEC file
+MAX_SPEC_BYTES = 1 << 20
+#: the most local worker processes per core (more only fight over the cores)
+MAX_WORKERS_PER_CORE = 4
 #: seconds to wait for a ``--scheduler`` before giving up
 CONNECT_TIMEOUT = 5
 #: environment of a local worker: one thread for XLA, BLAS and Numba
@@ -152,16 +162,11 @@ def load_spec(path: str | os.PathLike) -> SweepSpec:
     import tomllib
 
     path = os.fspath(path)
+    text = read_text(path, MAX_SPEC_BYTES, "UTF-8 text (a SPEC is a TOML file)")
     try:
-        with open(path, "rb") as f:
-            raw = f.read()
-    except OSError as e:
-        raise CotsimInputError(f"{path}: cannot read ({e.strerror or e})") from None
-    try:
-        text = raw.decode("utf-8")
         data = tomllib.loads(text)
-    except UnicodeDecodeError:
-        raise ParseError("not UTF-8 text (a SPEC is a TOML file)", path) from None
+    except RecursionError:
+        raise ParseError("TOML nested too deeply", path) from None
     except tomllib.TOMLDecodeError as e:
         m = re.search(r"\(at line (\d+), column \d+\)", str(e))
         msg = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(e))
@@ -184,6 +189,15 @@ def spec_from_dict(data: dict[str, Any], path: str = "<spec>", text: str = "") -
             raise ParseError(f"{key}: missing (a SPEC needs the lists "
                              f"{', '.join(LISTS)})", path)
     lists: dict[str, tuple] = {}
+    grid = 1
+    for key in ("tasks", "settings", "n", "layers", "seeds"):
+        grid *= len(data[key]) if isinstance(data[key], list) else 1
+    if grid > MAX_RUNS:
+        raise ParseError(f"the grid has {grid} runs (tasks x settings x n x layers x "
+                         f"seeds), over the limit of {MAX_RUNS}; split the sweep", path)
+    if isinstance(data["formats"], list) and len(data["formats"]) > MAX_FORMATS:
+        raise fail("formats", f"{len(data['formats'])} formats, over the limit of "
+                   f"{MAX_FORMATS}")
     for key, kind in LISTS.items():
         v = data[key]
         if not isinstance(v, list):
@@ -298,18 +312,38 @@ def read_results(out_dir: str | os.PathLike, name: str = RESULTS
     if not os.path.exists(path):
         return []
     rows: dict[tuple, dict[str, Any]] = {}
-    with open(path, encoding="utf-8") as f:
-        for i, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-                key = tuple(row[k] for k in KEY)
-            except (ValueError, KeyError, TypeError):
-                raise ParseError("not a result line (JSON with "
-                                 f"{', '.join(KEY)})", path, i) from None
-            rows[key] = row
+    for i, line in enumerate(read_text(path).split("\n"), 1):
+        if not line.strip():
+            continue
+        row = parse_json(line, path, i)
+        problem = _row_problem(row)
+        if problem:
+            raise ParseError(f"not a result line: {problem}", path, i)
+        rows[tuple(row[k] for k in KEY)] = row
     return list(rows.values())
+
+
+#: the numbers of a result line that the report and the ladder read
+ROW_NUMBERS = ("accuracy", "teacher_forced", "chain_accuracy", "undefined", "chance",
+               "train_accuracy")
+
+
+def _row_problem(row: Any) -> str | None:
+    """Why ``row`` is no result line (a JSON object with the scalars of `KEY`, and
+    numbers or null where numbers are read), or None."""
+    if not isinstance(row, dict):
+        return "expected a JSON object"
+    for k in KEY:
+        if k not in row:
+            return f"no {k!r} (a line has {', '.join(KEY)})"
+        want = int if k in ("n", "layers", "seed") else str
+        if type(row[k]) is not want:
+            return f"{k} is {type(row[k]).__name__}, expected {want.__name__}"
+    for k in ROW_NUMBERS:
+        v = row.get(k)
+        if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float))):
+            return f"{k} is {type(v).__name__}, expected a number or null"
+    return None
 
 
 def read_all_results(out_dir: str | os.PathLike) -> list[dict[str, Any]]:
@@ -386,8 +420,13 @@ def connect(scheduler: str | None, workers: int | None):
             raise CotsimInputError(f"--scheduler {scheduler}: cannot be reached "
                                    f"({' '.join(str(e).split()) or type(e).__name__})"
                                    ) from None
-    n = workers or max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
-                       else os.cpu_count() or 1)
+    cores = max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
+                else os.cpu_count() or 1)
+    if workers is not None and workers > MAX_WORKERS_PER_CORE * cores:
+        raise CotsimInputError(f"--workers {workers}: over the limit of "
+                               f"{MAX_WORKERS_PER_CORE * cores} ({MAX_WORKERS_PER_CORE} per "
+                               f"core, {cores} cores)")
+    n = workers or cores
     cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
                            dashboard_address=":0", silence_logs=logging.ERROR,
                            env=dict(WORKER_ENV))

@@ -276,7 +276,8 @@ def parse_task(spec: str) -> Task:
     arg = arg.strip()
     if not colon or not arg:
         raise CotsimInputError(f"task {spec!r}: {kind} needs a modulus, e.g. {kind}:7")
-    if not (arg.isascii() and arg.isdigit()) or not 2 <= int(arg) <= MAX_P:
-        raise CotsimInputError(f"task {spec!r}: P must be an integer in 2..{MAX_P}, "
-                               f"got {arg!r}")
+    if not (arg.isascii() and arg.isdigit()) or len(arg) > 18 or not 2 <= int(arg) <= MAX_P:
+        shown = arg if len(arg) <= 20 else arg[:20] + "..."
+        raise CotsimInputError(f"task {spec[:40]!r}: P must be an integer in 2..{MAX_P}, "
+                               f"got {shown!r}")
     return Task(kind, int(arg))

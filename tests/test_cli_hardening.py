@@ -66,17 +66,19 @@ def small_cap(monkeypatch):
     return 4096
 
 
-def test_device_reads_are_capped(work, small_cap, capsys):
+def test_devices_are_refused_unread(work, small_cap, capsys):
+    """A device is no regular file: refused before a byte is read (issue 18; the cap on
+    endless streams is tested on standard input below)."""
     for name in ("zero.bench", "zero.npz", "zero.txt"):
         os.symlink("/dev/zero", work / name)
-    over = f"over the limit of {small_cap} bytes"
-    refused(capsys, work, "stats", work / "zero.bench", words=over)
-    refused(capsys, work, "model", "info", work / "zero.npz", words=over)
-    refused(capsys, work, "model", "run", work / "zero.npz", "--tokens", "0", words=over)
+    words = "is a device, not a regular file"
+    refused(capsys, work, "stats", work / "zero.bench", words=words)
+    refused(capsys, work, "model", "info", work / "zero.npz", words=words)
+    refused(capsys, work, "model", "run", work / "zero.npz", "--tokens", "0", words=words)
     refused(capsys, work, "compile", work / "zero.npz", "--seq-len", "2", "-o",
-            work / "c.json", words=over)
+            work / "c.json", words=words)
     refused(capsys, work, "eval", work / "c17.bench", "--inputs-file", work / "zero.txt",
-            words=over)
+            words=words)
 
 
 def test_stdin_read_is_capped(work, small_cap, monkeypatch, capsys):
