@@ -26,6 +26,7 @@ path), or ``"synchronous"``: the same tasks in this process, in order (tests, de
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import sys
@@ -343,6 +344,8 @@ def _row_problem(row: Any) -> str | None:
         v = row.get(k)
         if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float))):
             return f"{k} is {type(v).__name__}, expected a number or null"
+        if v is not None and not math.isfinite(v):  # cotsim writes none; the plots choke
+            return f"{k} is {v}, expected a finite number or null"
     return None
 
 
@@ -409,6 +412,12 @@ class SweepResult:
 
 def connect(scheduler: str | None, workers: int | None):
     """A dask.distributed Client: to ``scheduler``, or to a new LocalCluster."""
+    cores = max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
+                else os.cpu_count() or 1)
+    if scheduler is None and workers is not None and workers > MAX_WORKERS_PER_CORE * cores:
+        raise CotsimInputError(f"--workers {workers}: over the limit of "
+                               f"{MAX_WORKERS_PER_CORE * cores} ({MAX_WORKERS_PER_CORE} per "
+                               f"core, {cores} cores)")
     import logging
 
     from distributed import Client, LocalCluster
@@ -420,12 +429,6 @@ def connect(scheduler: str | None, workers: int | None):
             raise CotsimInputError(f"--scheduler {scheduler}: cannot be reached "
                                    f"({' '.join(str(e).split()) or type(e).__name__})"
                                    ) from None
-    cores = max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
-                else os.cpu_count() or 1)
-    if workers is not None and workers > MAX_WORKERS_PER_CORE * cores:
-        raise CotsimInputError(f"--workers {workers}: over the limit of "
-                               f"{MAX_WORKERS_PER_CORE * cores} ({MAX_WORKERS_PER_CORE} per "
-                               f"core, {cores} cores)")
     n = workers or cores
     cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
                            dashboard_address=":0", silence_logs=logging.ERROR,
