@@ -487,10 +487,26 @@ def dask_client(scheduler: str | None, workers: int | None, needed: bool = True)
     try:
         yield client
     finally:
-        if client is not None:
-            client.close()
-        if cluster is not None:
-            cluster.close()
+        _close_quietly(client, cluster)
+
+
+def _close_quietly(client, cluster) -> None:
+    """Close the client, then its local cluster, on every path (success, a failure, an
+    interrupt). Dask logs the end of the connections it is closing (a heartbeat's
+    CommClosedError, a cancelled future) as tracebacks; they are no error of the sweep,
+    so its loggers are silenced first."""
+    import logging
+
+    if client is None and cluster is None:
+        return
+    for name in ("distributed", "tornado", "asyncio"):
+        logging.getLogger(name).setLevel(logging.CRITICAL + 1)
+    for thing in (client, cluster):
+        if thing is not None:
+            try:
+                thing.close()
+            except Exception:  # noqa: BLE001 - already shutting down; nothing to report
+                pass
 
 
 def progress_bar(progress: bool, total: int, initial: int, unit: str, desc: str):

@@ -715,7 +715,9 @@ def _env() -> dict[str, str]:
 #: a cotsim run whose atomic write stops inside the temporary file (its fsync waits),
 #: after writing 32 MB to it, so that a signal lands in the middle of the write
 _SLOW_WRITE = """
-import os, sys, time
+import os, signal, sys, time
+signal.signal(signal.SIGINT, signal.default_int_handler)  # as on a terminal, even when
+# the tests run in the background (where SIGINT is ignored)
 real = os.fsync
 def slow(fd):
     open(sys.argv[1], "w").close()
