@@ -167,7 +167,7 @@ def parse_json(text: str, name: str, line: int | None = None) -> Any:
     except RecursionError:
         raise ParseError("JSON nested too deeply", name, line) from None
     except ValueError as e:  # a number over Python's int digit limit
-        raise ParseError(f"not valid JSON: {' '.join(str(e).split()[:8])}", name,
+        raise ParseError("not valid JSON: an integer of more than 4300 digits", name,
                          line) from None
 
 

@@ -173,7 +173,16 @@ def load_spec(path: str | os.PathLike) -> SweepSpec:
         msg = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(e))
         raise ParseError(f"not valid TOML: {msg}", path,
                          int(m.group(1)) if m else None) from None
+    except ValueError as e:  # an integer over Python's 4,300-digit limit
+        raise ParseError("not valid TOML: an integer of more than 4300 digits", path,
+                         _long_integer_line(text)) from None
     return spec_from_dict(data, path, text)
+
+
+def _long_integer_line(text: str) -> int | None:
+    """The line of the first integer of over 4,300 digits, if there is one."""
+    m = re.search(r"\d{4301,}", text)
+    return text.count("\n", 0, m.start()) + 1 if m else None
 
 
 def spec_from_dict(data: dict[str, Any], path: str = "<spec>", text: str = "") -> SweepSpec:

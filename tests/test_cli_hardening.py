@@ -592,6 +592,12 @@ def test_deep_nesting_and_bad_bytes_in_experiment_files(work, capsys):
             shutil.rmtree(sw)
 
 
+def test_spec_with_a_huge_integer(work, capsys):
+    (work / "s.toml").write_text(SPEC.replace("steps = 2", "steps = " + "9" * 5000))
+    refused(capsys, work, "experiment", "sweep", work / "s.toml", "-o", work / "out",
+            words="s.toml:7: not valid TOML: an integer of more than 4300 digits")
+
+
 def test_malformed_metrics_and_checkpoint(work, capsys):
     done = work / "done"
     done.mkdir()
@@ -759,3 +765,29 @@ def test_signal_during_a_write_leaves_no_temporary_file(work, signame):
     assert p.returncode == 128 + sig, (p.returncode, err)
     assert err.count("\n") == 1 and "Traceback" not in err and "Exception" not in err, err
     assert os.listdir(out) == []
+
+
+def test_interrupt_swallowed_by_a_finaliser_still_ends_the_command(capsys, monkeypatch):
+    """Issue 18: SIGINT landing in a finaliser (Python prints "Exception ignored ...
+    KeyboardInterrupt" and goes on) once let `demo` finish with exit 0. The interrupt is
+    remembered: one line, exit 130."""
+    import signal
+    import time
+
+    import cotsim.cli
+
+    class Finalised:
+        def __del__(self):
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(0.5)  # the handler runs here, inside __del__
+
+    def run(args) -> int:
+        Finalised()  # collected at once
+        return 0
+
+    parser = cotsim.cli.build_parser()
+    sub = next(a for a in parser._actions if a.dest == "command")
+    sub.choices["stats"].set_defaults(run=run)
+    monkeypatch.setattr(cotsim.cli, "_parser", lambda: parser)
+    code, out, err = cli(capsys, "stats", "x.bench")
+    assert code == 130 and err == "cotsim: interrupted\n", (code, err)
