@@ -334,8 +334,10 @@ def read_results(out_dir: str | os.PathLike, name: str = RESULTS
 
 
 #: the numbers of a result line that the report and the ladder read
-ROW_NUMBERS = ("accuracy", "teacher_forced", "chain_accuracy", "undefined", "chance",
-               "train_accuracy")
+ROW_NUMBERS = ("accuracy", "teacher_forced", "teacher_forced_tokens", "chain_accuracy",
+               "undefined", "attention_overflow", "chance", "train_accuracy",
+               "train_free_running_accuracy", "samples", "eval_seconds", "d_model", "steps",
+               "train_seconds", "steps_per_second", "first_step_seconds")
 
 
 def _row_problem(row: Any) -> str | None:
@@ -349,6 +351,8 @@ def _row_problem(row: Any) -> str | None:
         want = int if k in ("n", "layers", "seed") else str
         if type(row[k]) is not want:
             return f"{k} is {type(row[k]).__name__}, expected {want.__name__}"
+    if type(row.get("run")) is not str:  # the run's folder name, which the report reads
+        return f"run is {type(row.get('run')).__name__}, expected str"
     for k in ROW_NUMBERS:
         v = row.get(k)
         if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float))):

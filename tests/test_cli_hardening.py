@@ -494,7 +494,7 @@ def _sweep_dir(folder: Path, name: str = "sw") -> Path:
     (d / "sweep.json").write_text(json.dumps({"format": SWEEP_FORMAT, "version": SWEEP_VERSION,
                                               "spec": spec.as_dict()}))
     row = {"task": "modadd:3", "setting": "base", "n": 2, "layers": 1, "seed": 0,
-           "format": "float32", "accuracy": 0.5, "chance": 0.33}
+           "format": "float32", "accuracy": 0.5, "chance": 0.33, "run": "r"}
     (d / "results.jsonl").write_text(json.dumps(row) + "\n")
     return d
 
@@ -579,11 +579,12 @@ def test_deep_nesting_and_bad_bytes_in_experiment_files(work, capsys):
         err = refused(capsys, work, *argv)
         assert "nested too deeply" in err, (case, err)
     row = {"task": "modadd:3", "setting": "base", "n": 2, "layers": 1, "seed": 0,
-           "format": "float32", "accuracy": 0.5}
+           "format": "float32", "accuracy": 0.5, "run": "r"}
     bad = {"not UTF-8": b'{"task": "\xff"}\n', "a list": json.dumps({**row, "task": [1]}),
            "a dict": json.dumps({**row, "n": {}}), "NaN": json.dumps({**row, "accuracy":
                                                                        float("nan")}),
-           "huge": '{"n": ' + "9" * 5000 + "}"}
+           "huge": '{"n": ' + "9" * 5000 + "}", "run": json.dumps({**row, "run": [1]}),
+           "seconds": json.dumps({**row, "train_seconds": "1"})}
     for what, text in bad.items():
         for name in ("results.jsonl", "precision.jsonl"):
             sw = _sweep_dir(work, "bad")
