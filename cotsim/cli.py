@@ -12,6 +12,8 @@ Exit status:
   that cannot be written): one line on stderr, any partial output removed;
 - 3 an internal error, i.e. a bug in cotsim: one line on stderr naming the exception; the
   global ``--debug`` flag adds the traceback.
+- 128 + N after signal N (SIGINT 130, SIGTERM 143, SIGHUP 129): all three raise in the
+  main thread, so temporary files are removed and clusters shut down alike; one line.
 """
 from __future__ import annotations
 
@@ -175,7 +177,8 @@ def _interrupted_status() -> int:
     import signal
 
     signum = _interrupted[0] if _interrupted else signal.SIGINT
-    what = "interrupted" if signum == signal.SIGINT else f"terminated ({signal.Signals(signum).name})"
+    what = ("interrupted" if signum == signal.SIGINT
+            else f"terminated ({signal.Signals(signum).name})")
     print(f"cotsim: {what}", file=sys.stderr)
     return 128 + signum
 
