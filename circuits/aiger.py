@@ -24,6 +24,9 @@ from .ir import MAX_NODES, Circuit, Kind
 from .toposort import depth_first_order
 
 _FIELDS = ("M", "I", "L", "O", "A", "B", "C", "J", "F")
+#: inputs of a binary AIGER file beyond what its ANDs and outputs can use (a few unused
+#: inputs are legal; millions in a file of a few bytes are a hostile header)
+MAX_UNUSED_INPUTS = 1 << 20
 _MAX_DIGITS = 18  # larger numbers cannot describe a circuit within MAX_NODES
 
 
@@ -91,6 +94,12 @@ class _Reader:
         if self.binary and h["M"] != h["I"] + h["L"] + h["A"]:
             raise self.error(f"header: binary AIGER needs M = I + L + A, but M = {h['M']} "
                              f"and I + L + A = {h['I'] + h['L'] + h['A']}", 1)
+        if self.binary and h["I"] > 2 * h["A"] + h["O"] + MAX_UNUSED_INPUTS:
+            # binary inputs are implicit: only the ANDs and outputs, which take bytes of
+            # the file, can use them, so this bounds the inputs by the file's size
+            raise self.error(f"header: I = {h['I']} inputs, but {h['A']} ANDs and "
+                             f"{h['O']} outputs can use at most {2 * h['A'] + h['O']} of "
+                             f"them (over {MAX_UNUSED_INPUTS} unused inputs are refused)", 1)
         nodes = h["I"] + h["O"] + 2 * h["A"] + 2  # the IR's worst case for this header
         if nodes > MAX_NODES:
             raise CircuitTooLarge(f"{self.path}:1: header declares I = {h['I']}, O = "

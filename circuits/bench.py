@@ -23,7 +23,7 @@ from typing import Callable
 
 from .builder import CircuitBuilder
 from .errors import CotsimInputError, ParseError
-from .io import Loaded
+from .io import Loaded, decode_text
 from .ir import MAX_WEIGHT_SUM, Circuit, Kind, show_int, thr_limit_error
 from .netlist import Netlist
 
@@ -44,13 +44,9 @@ _SEQUENTIAL = {"DFF", "DFFR", "DFFS", "LATCH"}
 
 
 def text_lines(data: bytes, path: str) -> list[str]:
-    """Decode UTF-8 text into lines (LF or CRLF), with a file:line error on bad bytes."""
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as e:
-        line = data[:e.start].count(b"\n") + 1
-        raise ParseError("not UTF-8 text", path, line) from None
-    lines = text.split("\n")
+    """Decode UTF-8 text (a leading byte-order mark dropped) into lines (LF or CRLF),
+    with a file:line error on bad bytes."""
+    lines = decode_text(data, path).split("\n")
     return [ln[:-1] if ln.endswith("\r") else ln for ln in lines]
 
 

@@ -79,6 +79,18 @@ class _Constant(ValueError):
     pass
 
 
+def _is_text(x: Any) -> bool:
+    """A non-empty string that every writer can encode: JSON's ``"\\ud800"`` escape
+    decodes to a lone surrogate, which is no character and has no UTF-8 form."""
+    if not isinstance(x, str) or not x:
+        return False
+    try:
+        x.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _no_constant(name: str) -> None:
     raise _Constant(f"{name} is not a JSON number")
 
@@ -237,9 +249,9 @@ class _Validator:
             raise self.error(f"\"inputs\" must be a list of names, not {_type(inputs)}", doc)
         seen: dict[str, int] = {}
         for i, name in enumerate(inputs):
-            if not isinstance(name, str) or not name:
-                raise self.error(f"input {i}: a name must be a non-empty string, not "
-                                 f"{name!r}", doc)
+            if not _is_text(name):
+                raise self.error(f"input {i}: a name must be a non-empty string of "
+                                 f"Unicode characters, not {name!r}", doc)
             if name in seen:
                 raise self.error(f"inputs {seen[name]} and {i} are both named {name!r}", doc)
             seen[name] = i
@@ -258,8 +270,9 @@ class _Validator:
             raise self.error(f"\"outputs\" must be a list, not {_type(outputs)}", doc)
         for k, o in enumerate(outputs):
             self.keys(o, _OUTPUT_KEYS, _OUTPUT_KEYS, f"output {k}", doc)
-            if not isinstance(o["name"], str) or not o["name"]:
-                raise self.error(f"output {k}: \"name\" must be a non-empty string", o)
+            if not _is_text(o["name"]):
+                raise self.error(f"output {k}: \"name\" must be a non-empty string of "
+                                 "Unicode characters", o)
             if not _is_int(o["id"]) or not 0 <= o["id"] < total:
                 raise self.error(f"output {o['name']!r}: \"id\" {o['id']!r} is no input or "
                                  f"gate id (0 .. {total - 1})", o)
@@ -324,8 +337,9 @@ class _Validator:
         name = g.get("name")
         tag = g.get("tag")
         for key, value in (("name", name), ("tag", tag)):
-            if value is not None and (not isinstance(value, str) or not value):
-                raise self.error(f"gate {gid}: {key!r} must be a non-empty string", g)
+            if value is not None and not _is_text(value):
+                raise self.error(f"gate {gid}: {key!r} must be a non-empty string of "
+                                 "Unicode characters", g)
         b.set_tag(tag)
         if kind in (Kind.CONST0, Kind.CONST1):
             node = b.const(kind == Kind.CONST1, name=name)

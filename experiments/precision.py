@@ -49,7 +49,7 @@ class PrecisionResult:
 
 def load_sweep_spec(sweep_dir: str) -> SweepSpec:
     """The SPEC stored in ``sweep_dir/sweep.json``; one line when there is none."""
-    if not os.path.isfile(os.path.join(sweep_dir, "sweep.json")):
+    if not os.path.lexists(os.path.join(sweep_dir, "sweep.json")):  # the reader refuses the rest
         raise CotsimInputError(f"{sweep_dir}: not a sweep folder (no sweep.json)")
     stored, _ = read_marker(sweep_dir, "sweep.json", "sweep")
     if not isinstance(stored, dict) or not isinstance(stored.get("spec"), dict):

@@ -411,7 +411,7 @@ def write_report(sweep_dir: str | os.PathLike, out_dir: str | os.PathLike | None
     from circuits.atomic import write_atomic_many
 
     sweep_dir = Path(sweep_dir)
-    if not (sweep_dir / "sweep.json").is_file():
+    if not os.path.lexists(sweep_dir / "sweep.json"):
         raise CotsimInputError(f"{sweep_dir}: not a sweep folder (no sweep.json)")
     rows = read_all_results(sweep_dir)
     if not rows:

@@ -27,6 +27,7 @@ path), or ``"synchronous"``: the same tasks in this process, in order (tests, de
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import sys
@@ -37,6 +38,7 @@ from typing import Any, Callable, Iterable
 
 from circuits.atomic import write_atomic
 from circuits.errors import CotsimInputError, ParseError
+from circuits.io import parse_json, read_text
 
 from .tasks import check_setting, parse_task
 from .train import read_marker
@@ -62,6 +64,15 @@ RESULTS = "results.jsonl"
 PRECISION = "precision.jsonl"
 #: the fields of a result line that identify it
 KEY = ("task", "setting", "n", "layers", "seed", "format")
+#: the most runs one SPEC may hold: counted before anything else, so that a hostile grid
+#: is refused before it is built
+MAX_RUNS = 10_000
+#: the most formats one SPEC may list
+MAX_FORMATS = 64
+#: the largest SPEC file
+MAX_SPEC_BYTES = 1 << 20
+#: the most local worker processes per core (more only fight over the cores)
+MAX_WORKERS_PER_CORE = 4
 #: seconds to wait for a ``--scheduler`` before giving up
 CONNECT_TIMEOUT = 5
 #: environment of a local worker: one thread for XLA, BLAS and Numba
@@ -154,22 +165,26 @@ def load_spec(path: str | os.PathLike) -> SweepSpec:
     import tomllib
 
     path = os.fspath(path)
+    text = read_text(path, MAX_SPEC_BYTES, "UTF-8 text (a SPEC is a TOML file)")
     try:
-        with open(path, "rb") as f:
-            raw = f.read()
-    except OSError as e:
-        raise CotsimInputError(f"{path}: cannot read ({e.strerror or e})") from None
-    try:
-        text = raw.decode("utf-8")
         data = tomllib.loads(text)
-    except UnicodeDecodeError:
-        raise ParseError("not UTF-8 text (a SPEC is a TOML file)", path) from None
+    except RecursionError:
+        raise ParseError("TOML nested too deeply", path) from None
     except tomllib.TOMLDecodeError as e:
         m = re.search(r"\(at line (\d+), column \d+\)", str(e))
         msg = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(e))
         raise ParseError(f"not valid TOML: {msg}", path,
                          int(m.group(1)) if m else None) from None
+    except ValueError as e:  # an integer over Python's 4,300-digit limit
+        raise ParseError("not valid TOML: an integer of more than 4300 digits", path,
+                         _long_integer_line(text)) from None
     return spec_from_dict(data, path, text)
+
+
+def _long_integer_line(text: str) -> int | None:
+    """The line of the first integer of over 4,300 digits, if there is one."""
+    m = re.search(r"\d{4301,}", text)
+    return text.count("\n", 0, m.start()) + 1 if m else None
 
 
 def spec_from_dict(data: dict[str, Any], path: str = "<spec>", text: str = "") -> SweepSpec:
@@ -186,6 +201,15 @@ def spec_from_dict(data: dict[str, Any], path: str = "<spec>", text: str = "") -
             raise ParseError(f"{key}: missing (a SPEC needs the lists "
                              f"{', '.join(LISTS)})", path)
     lists: dict[str, tuple] = {}
+    grid = 1
+    for key in ("tasks", "settings", "n", "layers", "seeds"):
+        grid *= len(data[key]) if isinstance(data[key], list) else 1
+    if grid > MAX_RUNS:
+        raise ParseError(f"the grid has {grid} runs (tasks x settings x n x layers x "
+                         f"seeds), over the limit of {MAX_RUNS}; split the sweep", path)
+    if isinstance(data["formats"], list) and len(data["formats"]) > MAX_FORMATS:
+        raise fail("formats", f"{len(data['formats'])} formats, over the limit of "
+                   f"{MAX_FORMATS}")
     for key, kind in LISTS.items():
         v = data[key]
         if not isinstance(v, list):
@@ -303,18 +327,44 @@ def read_results(out_dir: str | os.PathLike, name: str = RESULTS
     if not os.path.exists(path):
         return []
     rows: dict[tuple, dict[str, Any]] = {}
-    with open(path, encoding="utf-8") as f:
-        for i, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-                key = tuple(row[k] for k in KEY)
-            except (ValueError, KeyError, TypeError):
-                raise ParseError("not a result line (JSON with "
-                                 f"{', '.join(KEY)})", path, i) from None
-            rows[key] = row
+    for i, line in enumerate(read_text(path).split("\n"), 1):
+        if not line.strip():
+            continue
+        row = parse_json(line, path, i)
+        problem = _row_problem(row)
+        if problem:
+            raise ParseError(f"not a result line: {problem}", path, i)
+        rows[tuple(row[k] for k in KEY)] = row
     return list(rows.values())
+
+
+#: the numbers of a result line that the report and the ladder read
+ROW_NUMBERS = ("accuracy", "teacher_forced", "teacher_forced_tokens", "chain_accuracy",
+               "undefined", "attention_overflow", "chance", "train_accuracy",
+               "train_free_running_accuracy", "samples", "eval_seconds", "d_model", "steps",
+               "train_seconds", "steps_per_second", "first_step_seconds")
+
+
+def _row_problem(row: Any) -> str | None:
+    """Why ``row`` is no result line (a JSON object with the scalars of `KEY`, and
+    numbers or null where numbers are read), or None."""
+    if not isinstance(row, dict):
+        return "expected a JSON object"
+    for k in KEY:
+        if k not in row:
+            return f"no {k!r} (a line has {', '.join(KEY)})"
+        want = int if k in ("n", "layers", "seed") else str
+        if type(row[k]) is not want:
+            return f"{k} is {type(row[k]).__name__}, expected {want.__name__}"
+    if type(row.get("run")) is not str:  # the run's folder name, which the report reads
+        return f"run is {type(row.get('run')).__name__}, expected str"
+    for k in ROW_NUMBERS:
+        v = row.get(k)
+        if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float))):
+            return f"{k} is {type(v).__name__}, expected a number or null"
+        if v is not None and not math.isfinite(v):  # cotsim writes none; the plots choke
+            return f"{k} is {v}, expected a finite number or null"
+    return None
 
 
 def read_all_results(out_dir: str | os.PathLike) -> list[dict[str, Any]]:
@@ -381,6 +431,12 @@ class SweepResult:
 
 def connect(scheduler: str | None, workers: int | None):
     """A dask.distributed Client: to ``scheduler``, or to a new LocalCluster."""
+    cores = max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
+                else os.cpu_count() or 1)
+    if scheduler is None and workers is not None and workers > MAX_WORKERS_PER_CORE * cores:
+        raise CotsimInputError(f"--workers {workers}: over the limit of "
+                               f"{MAX_WORKERS_PER_CORE * cores} ({MAX_WORKERS_PER_CORE} per "
+                               f"core, {cores} cores)")
     import logging
 
     from distributed import Client, LocalCluster
@@ -392,8 +448,7 @@ def connect(scheduler: str | None, workers: int | None):
             raise CotsimInputError(f"--scheduler {scheduler}: cannot be reached "
                                    f"({' '.join(str(e).split()) or type(e).__name__})"
                                    ) from None
-    n = workers or max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
-                       else os.cpu_count() or 1)
+    n = workers or cores
     cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
                            dashboard_address=":0", silence_logs=logging.ERROR,
                            env=dict(WORKER_ENV))
@@ -451,10 +506,26 @@ def dask_client(scheduler: str | None, workers: int | None, needed: bool = True)
     try:
         yield client
     finally:
-        if client is not None:
-            client.close()
-        if cluster is not None:
-            cluster.close()
+        _close_quietly(client, cluster)
+
+
+def _close_quietly(client, cluster) -> None:
+    """Close the client, then its local cluster, on every path (success, a failure, an
+    interrupt). Dask logs the end of the connections it is closing (a heartbeat's
+    CommClosedError, a cancelled future) as tracebacks; they are no error of the sweep,
+    so its loggers are silenced first."""
+    import logging
+
+    if client is None and cluster is None:
+        return
+    for name in ("distributed", "tornado", "asyncio"):
+        logging.getLogger(name).setLevel(logging.CRITICAL + 1)
+    for thing in (client, cluster):
+        if thing is not None:
+            try:
+                thing.close()
+            except Exception:  # noqa: BLE001 - already shutting down; nothing to report
+                pass
 
 
 def progress_bar(progress: bool, total: int, initial: int, unit: str, desc: str):

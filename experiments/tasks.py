@@ -400,8 +400,9 @@ def parse_task(spec: str) -> Task:
     name, lo = ("M", 4) if kind == "isq" else ("P", 2)
     if not colon or not arg:
         example = f"isq:{ISQ_DEFAULT_M}" if kind == "isq" else f"{kind}:7"
-        raise CotsimInputError(f"task {spec!r}: {kind} needs {name}, e.g. {example}")
-    if not (arg.isascii() and arg.isdigit()) or not lo <= int(arg) <= MAX_P:
-        raise CotsimInputError(f"task {spec!r}: {name} must be an integer in {lo}..{MAX_P}, "
-                               f"got {arg!r}")
+        raise CotsimInputError(f"task {spec[:40]!r}: {kind} needs {name}, e.g. {example}")
+    if not (arg.isascii() and arg.isdigit()) or len(arg) > 18 or not lo <= int(arg) <= MAX_P:
+        shown = arg if len(arg) <= 20 else arg[:20] + "..."
+        raise CotsimInputError(f"task {spec[:40]!r}: {name} must be an integer in {lo}..{MAX_P}, "
+                               f"got {shown!r}")
     return Task(kind, int(arg))

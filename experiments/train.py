@@ -30,6 +30,7 @@ import math
 import os
 import sys
 import time
+import zipfile
 from functools import lru_cache
 from typing import Any
 
@@ -37,6 +38,7 @@ import numpy as np
 
 from circuits.atomic import write_atomic
 from circuits.errors import CotsimInputError
+from circuits.io import read_bytes, read_json
 
 from .tasks import Task, check_setting, cot_stride, emitted, parse_task
 
@@ -50,6 +52,10 @@ DEFAULTS: dict[str, Any] = {"d_model": 128, "heads": 4, "d_ff": 512, "steps": 20
                             "init_scale": 0.1, "warmup": 0.05, "clip": 1.0,
                             "checkpoint_every": 250, "eval_samples": 1024,
                             "optimizer": "adamw"}
+#: the most training steps of one run (a day or more at the measured rates); a larger
+#: count overflows the schedule's integers
+MAX_STEPS = 10_000_000
+FLOAT32_MAX = float(np.finfo(np.float32).max)
 RUN_FILES = ("run.json", "checkpoint.npz", "model.npz", "metrics.json")
 
 
@@ -73,6 +79,9 @@ def _positive_float(name: str, v: Any, allow_zero: bool = False) -> float:
     if not math.isfinite(x) or x < 0 or (x == 0 and not allow_zero):
         raise CotsimInputError(f"{name} = {v!r} must be a finite number "
                                f"{'>= 0' if allow_zero else '> 0'}")
+    if x > FLOAT32_MAX:  # training runs in float32: it would be infinite there
+        raise CotsimInputError(f"{name} = {v!r} is over the float32 range (at most "
+                               f"{FLOAT32_MAX:.4g})")
     return x
 
 
@@ -103,7 +112,8 @@ def make_config(task: str | Task, setting: str, n: int, layers: int, *, d_model:
     return {"version": CONFIG_VERSION, "task": t.spec, "setting": setting, "n": n,
             "layers": layers, "d_model": d_model, "heads": heads,
             "d_head": d_model // heads, "d_ff": _int_in("d_ff", d_ff, 1, 65536),
-            "steps": _int_in("steps", steps, 1), "batch": _int_in("batch", batch, 1, 65536),
+            "steps": _int_in("steps", steps, 1, MAX_STEPS),
+            "batch": _int_in("batch", batch, 1, 65536),
             "lr": _positive_float("lr", lr), "seed": _int_in("seed", seed, 0, 2**32 - 1),
             "weight_decay": _positive_float("weight_decay", weight_decay, allow_zero=True),
             "init_scale": _positive_float("init_scale", init_scale),
@@ -127,11 +137,7 @@ def read_marker(out_dir: str, marker: str, kind: str) -> tuple[Any, bool]:
             raise CotsimInputError(f"{out_dir}: holds files but no {marker} (not a cotsim "
                                    f"{kind}); use an empty or new folder")
         return None, False
-    try:
-        with open(path, encoding="utf-8") as f:
-            return json.load(f), True
-    except (OSError, ValueError) as e:
-        raise CotsimInputError(f"{path}: unreadable ({e})") from None
+    return read_json(path), True
 
 
 def check_out_dir(out_dir: str, config: dict[str, Any]) -> dict[str, Any] | None:
@@ -150,8 +156,10 @@ def check_out_dir(out_dir: str, config: dict[str, Any]) -> dict[str, Any] | None
         raise CotsimInputError(f"{out_dir}: holds another run ({what}); use another folder")
     metrics = os.path.join(out_dir, "metrics.json")
     if os.path.exists(metrics) and os.path.exists(os.path.join(out_dir, "model.npz")):
-        with open(metrics, encoding="utf-8") as f:
-            return json.load(f)
+        stored = read_json(metrics)
+        if not isinstance(stored, dict):
+            raise CotsimInputError(f"{metrics}: not a JSON object of metrics")
+        return stored
     return None
 
 
@@ -176,7 +184,7 @@ def _load_checkpoint(path: str, params: dict, opt_state: Any, config: dict[str, 
     import jax.numpy as jnp
 
     try:
-        with np.load(path, allow_pickle=False) as z:
+        with _open_npz(path) as z:
             meta = json.loads(z["meta"].item())
             if meta.get("config") != config:
                 raise CotsimInputError(f"{path}: a checkpoint of another run")
@@ -184,7 +192,8 @@ def _load_checkpoint(path: str, params: dict, opt_state: Any, config: dict[str, 
             leaves, tree = jax.tree_util.tree_flatten(opt_state)
             new_leaves = [jnp.asarray(z[f"opt/{i}"], dtype=np.asarray(leaf).dtype)
                           for i, leaf in enumerate(leaves)]
-    except (OSError, ValueError, KeyError) as e:
+    except (OSError, ValueError, KeyError, TypeError, RecursionError,
+            zipfile.BadZipFile) as e:
         if isinstance(e, CotsimInputError):
             raise
         raise CotsimInputError(f"{path}: unreadable checkpoint ({e}); remove it to start "
@@ -369,9 +378,49 @@ def train(task: str | Task, setting: str, n: int, layers: int, d_model: int = DE
     done = check_out_dir(out_dir, config)
     if done is not None:
         return done
-    parent = os.path.dirname(os.path.abspath(out_dir))
-    if not os.path.isdir(parent):
-        raise CotsimInputError(f"{out_dir}: folder {parent} does not exist")
+    created = _make_folders(out_dir)  # missing parents too, as sweep and report do
+    try:
+        return _train(config, every, out_dir, progress, stop_after)
+    except BaseException:
+        _remove_unstarted(out_dir, created)
+        raise
+
+
+def _make_folders(path: str) -> list[str]:
+    """Create ``path`` and its missing parents; the folders created, innermost first."""
+    created = []
+    p = os.path.abspath(path)
+    while not os.path.lexists(p):
+        created.append(p)
+        p = os.path.dirname(p)
+    try:
+        os.makedirs(path, exist_ok=True)
+    except OSError as e:
+        raise CotsimInputError(f"{path}: cannot create the folder ({e.strerror or e})") \
+            from None
+    return created
+
+
+def _remove_unstarted(out_dir: str, created: list[str]) -> None:
+    """After a failure (a full disk, an overflow, an interrupt) before any checkpoint:
+    remove run.json and the folders this call created, so that nothing is left behind.
+    A run with a checkpoint or a model stays, to be resumed."""
+    if any(os.path.exists(os.path.join(out_dir, f)) for f in RUN_FILES[1:]):
+        return
+    try:
+        os.unlink(os.path.join(out_dir, "run.json"))
+    except OSError:
+        pass
+    for folder in created:
+        try:
+            os.rmdir(folder)
+        except OSError:
+            break
+
+
+def _train(config: dict[str, Any], every: int, out_dir: str, progress: bool,
+           stop_after: int | None) -> dict[str, Any]:
+    setting, n, layers = config["setting"], config["n"], config["layers"]
 
     import jax
     import jax.numpy as jnp
@@ -379,7 +428,6 @@ def train(task: str | Task, setting: str, n: int, layers: int, d_model: int = DE
     from . import model_jax
 
     t = parse_task(config["task"])
-    os.makedirs(out_dir, exist_ok=True)
     write_atomic(os.path.join(out_dir, "run.json"), json.dumps(config, indent=1) + "\n")
     shape = model_jax.Shape(vocab=t.vocab, d_model=config["d_model"], heads=config["heads"],
                             d_head=config["d_head"], d_ff=config["d_ff"],
@@ -466,6 +514,17 @@ def train(task: str | Task, setting: str, n: int, layers: int, d_model: int = DE
     return metrics
 
 
-def _ckpt_step(path: str) -> int:
-    with np.load(path, allow_pickle=False) as z:
-        return int(json.loads(z["meta"].item())["step"])
+def _open_npz(path: str):
+    """A checkpoint, read through the bounded reader (a regular file, capped)."""
+    data = read_bytes(path)
+    if not data.startswith(b"PK"):
+        raise CotsimInputError(f"{path}: not an .npz archive")
+    return np.load(io.BytesIO(data), allow_pickle=False)
+
+
+def _ckpt_step(path: str) -> int | str:
+    try:
+        with _open_npz(path) as z:
+            return int(json.loads(z["meta"].item())["step"])
+    except (OSError, ValueError, KeyError, TypeError, RecursionError, zipfile.BadZipFile):
+        return "unknown"

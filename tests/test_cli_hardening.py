@@ -12,6 +12,9 @@ import errno
 import io
 import json
 import os
+import shutil
+import subprocess
+import sys
 import zipfile
 from pathlib import Path
 
@@ -30,12 +33,14 @@ MODEL = ["--vocab", "3", "--layers", "1", "--heads", "1", "--d-model", "2", "--d
          "--max-len", "8", "--format", "paper:e=1,s=2", "--seed", "1"]
 
 
-def snapshot(folder: Path) -> dict[str, bytes | None]:
+def snapshot(folder: Path) -> dict[str, bytes | str | None]:
     """Every path under ``folder`` (hidden temporaries included): file -> bytes,
-    folder -> None."""
-    return {str(p.relative_to(folder)): None if p.is_dir() else p.read_bytes()
-            for p in sorted(folder.rglob("*"))
-            if not p.is_symlink() or p.resolve().is_file()}
+    folder -> None, a FIFO or a link to a device -> "special" (never read)."""
+    def content(p: Path) -> bytes | str | None:
+        return None if p.is_dir() else p.read_bytes() if p.is_file() else "special"
+
+    return {str(p.relative_to(folder)): content(p) for p in sorted(folder.rglob("*"))
+            if not p.is_symlink() or p.exists()}
 
 
 def refused(capsys, folder: Path, *argv, words: str = "") -> str:
@@ -66,28 +71,33 @@ def small_cap(monkeypatch):
     return 4096
 
 
-def test_device_reads_are_capped(work, small_cap, capsys):
+def test_devices_are_refused_unread(work, small_cap, capsys):
+    """A device is no regular file: refused before a byte is read (issue 18; the cap on
+    endless streams is tested on standard input below)."""
     for name in ("zero.bench", "zero.npz", "zero.txt"):
         os.symlink("/dev/zero", work / name)
-    over = f"over the limit of {small_cap} bytes"
-    refused(capsys, work, "stats", work / "zero.bench", words=over)
-    refused(capsys, work, "model", "info", work / "zero.npz", words=over)
-    refused(capsys, work, "model", "run", work / "zero.npz", "--tokens", "0", words=over)
+    words = "is a device, not a regular file"
+    refused(capsys, work, "stats", work / "zero.bench", words=words)
+    refused(capsys, work, "model", "info", work / "zero.npz", words=words)
+    refused(capsys, work, "model", "run", work / "zero.npz", "--tokens", "0", words=words)
     refused(capsys, work, "compile", work / "zero.npz", "--seq-len", "2", "-o",
-            work / "c.json", words=over)
+            work / "c.json", words=words)
     refused(capsys, work, "eval", work / "c17.bench", "--inputs-file", work / "zero.txt",
-            words=over)
+            words=words)
+
+
+class Endless(io.RawIOBase):
+    """Standard input that never ends."""
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b) -> int:
+        b[:] = b"1" * len(b)
+        return len(b)
 
 
 def test_stdin_read_is_capped(work, small_cap, monkeypatch, capsys):
-    class Endless(io.RawIOBase):
-        def readable(self) -> bool:
-            return True
-
-        def readinto(self, b) -> int:
-            b[:] = b"1" * len(b)
-            return len(b)
-
     monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BufferedReader(Endless())))
     refused(capsys, work, "eval", work / "c17.bench", "--inputs-file", "-",
             words=f"<stdin>: more than {small_cap} bytes")
@@ -435,3 +445,350 @@ def test_every_command_module_is_registered():
 
     sub = next(a for a in build_parser()._actions if a.dest == "command")
     assert set(sub.choices) == set(COMMANDS)
+
+
+# -- issue 18: the experiment commands, endless and hostile files, signals -----------------
+
+@pytest.fixture()
+def deadline():
+    """Fail, instead of hanging, when a refusal takes more than 10 seconds (a FIFO read
+    without a writer blocks for ever)."""
+    import signal
+
+    class Hung(Exception):
+        pass
+
+    def hung(signum, frame):
+        raise Hung("no answer within 10 seconds")
+
+    before = signal.signal(signal.SIGALRM, hung)
+    signal.alarm(10)
+    yield
+    signal.alarm(0)
+    signal.signal(signal.SIGALRM, before)
+
+
+def _config(**change):
+    from experiments.train import DEFAULTS, make_config
+
+    opts = {k: DEFAULTS[k] for k in ("d_model", "heads", "d_ff", "steps", "batch", "lr",
+                                     "weight_decay", "init_scale", "eval_samples")}
+    return make_config("modadd:3", "base", 2, 1, seed=0, **{**opts, **change})
+
+
+TRAIN = ["experiment", "train", "--task", "modadd:3", "--setting", "base", "--n", "2",
+         "--layers", "1"]
+SPEC = ('tasks = ["modadd:3"]\nsettings = ["base"]\nn = [2]\nlayers = [1]\n'
+        'formats = ["float32"]\nseeds = [0]\nsteps = 2\n')
+
+
+def _sweep_dir(folder: Path, name: str = "sw") -> Path:
+    """A sweep folder as `experiment sweep` leaves it (sweep.json, results.jsonl)."""
+    import tomllib
+
+    from experiments.sweep import SWEEP_FORMAT, SWEEP_VERSION, spec_from_dict
+
+    d = folder / name
+    d.mkdir(parents=True)
+    spec = spec_from_dict(tomllib.loads(SPEC))
+    (d / "sweep.json").write_text(json.dumps({"format": SWEEP_FORMAT, "version": SWEEP_VERSION,
+                                              "spec": spec.as_dict()}))
+    row = {"task": "modadd:3", "setting": "base", "n": 2, "layers": 1, "seed": 0,
+           "format": "float32", "accuracy": 0.5, "chance": 0.33, "run": "r"}
+    (d / "results.jsonl").write_text(json.dumps(row) + "\n")
+    return d
+
+
+def _run_dir(folder: Path) -> Path:
+    d = folder / "run"
+    d.mkdir()
+    (d / "run.json").write_text(json.dumps(_config(), indent=1) + "\n")  # as train writes it
+    return d
+
+
+def test_binary_aiger_inputs_are_bounded_by_the_file(work, capsys):
+    (work / "x.aig").write_bytes(b"aig 20000000 20000000 0 0 0\n")  # 28 bytes
+    refused(capsys, work, "stats", work / "x.aig", words="I = 20000000 inputs")
+
+
+def _hostile_experiment_files(work: Path, make) -> list[tuple[str, list]]:
+    """(case, argv) for every file the experiment commands read; ``make(path)`` turns
+    each into the hostile thing (a link to /dev/zero, a FIFO, deep JSON, ...)."""
+    sw = _sweep_dir(work)
+    run = _run_dir(work)
+    done = work / "done"
+    done.mkdir()
+    (done / "run.json").write_text(json.dumps(_config()))
+    (done / "model.npz").write_bytes((work / "m.npz").read_bytes())
+    cases = []
+    spec = work / "spec.toml"
+    make(spec, "toml")
+    cases.append(("SPEC", ["experiment", "sweep", spec, "-o", work / "out"]))
+    make(run / "run.json", "json")
+    cases.append(("run.json", TRAIN + ["-o", run]))
+    make(done / "metrics.json", "json")
+    cases.append(("metrics.json", TRAIN + ["-o", done]))
+    sw2 = _sweep_dir(work, "sw2")
+    make(sw2 / "sweep.json", "json")
+    cases.append(("sweep.json", ["experiment", "precision", sw2]))
+    make(sw / "results.jsonl", "jsonl")
+    cases.append(("results.jsonl", ["experiment", "report", sw]))
+    sw3 = _sweep_dir(work, "sw3")
+    make(sw3 / "precision.jsonl", "jsonl")
+    cases.append(("precision.jsonl", ["experiment", "report", sw3]))
+    return cases
+
+
+def test_experiment_files_from_devices_are_refused(work, capsys, deadline):
+    def link(path: Path, kind: str) -> None:
+        if path.exists():
+            path.unlink()
+        os.symlink("/dev/zero", path)
+
+    for case, argv in _hostile_experiment_files(work, link):
+        err = refused(capsys, work, *argv)
+        assert "is a device, not a regular file" in err, (case, err)
+
+
+def test_fifos_are_refused_without_a_writer(work, capsys, deadline):
+    """Every reader, not only the circuit ones: refused at once, never blocked."""
+    def fifo(path: Path, kind: str = "") -> None:
+        if path.exists():
+            path.unlink()
+        os.mkfifo(path)
+
+    cases = _hostile_experiment_files(work, fifo)
+    for name in ("p.bench", "p.aig", "p.npz", "w.txt", "bits.txt"):
+        fifo(work / name)
+    cases += [("bench", ["stats", work / "p.bench"]), ("aig", ["stats", work / "p.aig"]),
+              ("model info", ["model", "info", work / "p.npz"]),
+              ("compile", ["compile", work / "p.npz", "--seq-len", "2", "-o", work / "c.json"]),
+              ("word file", ["cot", "--automaton", "parity", "--word-file", work / "w.txt"]),
+              ("inputs file", ["eval", work / "c17.bench", "--inputs-file",
+                               work / "bits.txt"])]
+    for case, argv in cases:
+        err = refused(capsys, work, *argv)
+        assert "is a named pipe, not a regular file" in err, (case, err)
+
+
+def test_deep_nesting_and_bad_bytes_in_experiment_files(work, capsys):
+    deep = {"toml": "tasks = " + "[" * 5000 + "]" * 5000 + "\n",
+            "json": "[" * 100_000 + "]" * 100_000, "jsonl": "[" * 100_000 + "]" * 100_000}
+    for case, argv in _hostile_experiment_files(
+            work, lambda p, kind: p.write_text(deep[kind])):
+        err = refused(capsys, work, *argv)
+        assert "nested too deeply" in err, (case, err)
+    row = {"task": "modadd:3", "setting": "base", "n": 2, "layers": 1, "seed": 0,
+           "format": "float32", "accuracy": 0.5, "run": "r"}
+    bad = {"not UTF-8": b'{"task": "\xff"}\n', "a list": json.dumps({**row, "task": [1]}),
+           "a dict": json.dumps({**row, "n": {}}), "NaN": json.dumps({**row, "accuracy":
+                                                                       float("nan")}),
+           "huge": '{"n": ' + "9" * 5000 + "}", "run": json.dumps({**row, "run": [1]}),
+           "seconds": json.dumps({**row, "train_seconds": "1"})}
+    for what, text in bad.items():
+        for name in ("results.jsonl", "precision.jsonl"):
+            sw = _sweep_dir(work, "bad")
+            (sw / name).write_bytes(text if isinstance(text, bytes) else text.encode())
+            refused(capsys, work, "experiment", "report", sw, words=f"{name}:1: not")
+            shutil.rmtree(sw)
+
+
+def test_spec_with_a_huge_integer(work, capsys):
+    (work / "s.toml").write_text(SPEC.replace("steps = 2", "steps = " + "9" * 5000))
+    refused(capsys, work, "experiment", "sweep", work / "s.toml", "-o", work / "out",
+            words="s.toml:7: not valid TOML: an integer of more than 4300 digits")
+
+
+def test_malformed_metrics_and_checkpoint(work, capsys):
+    done = work / "done"
+    done.mkdir()
+    (done / "run.json").write_text(json.dumps(_config()))
+    (done / "model.npz").write_bytes((work / "m.npz").read_bytes())
+    (done / "metrics.json").write_text('{"accuracy": ')
+    refused(capsys, work, *TRAIN, "-o", done, words="metrics.json:1: not valid JSON")
+    run = _run_dir(work)
+    (run / "checkpoint.npz").write_bytes(b"PK\x03\x04 not a zip")
+    refused(capsys, work, *TRAIN, "-o", run, words="unreadable checkpoint")
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["cot", "--automaton", "modp:" + "9" * 5000, "--word", "1"], "P must be an integer"),
+    (["cot", "--automaton", "sqmod:" + "9" * 5000, "--word", "1"], "P must be an integer"),
+    (TRAIN[:3] + ["modadd:" + "9" * 5000] + TRAIN[4:] + ["-o", "r"], "P must be an integer"),
+    (["cot", "--automaton", "parity", "--word", "1", "--format", "paper:e=" + "9" * 5000
+      + ",s=2"], "at most 18 digits"),
+    (TRAIN + ["--steps", "100000000000000", "-o", "r"], "steps = 100000000000000 is out"),
+    (TRAIN + ["--lr", "1e308", "-o", "r"], "over the float32 range"),
+    (["model", "random", "--vocab", "3", "--layers", "1", "--heads", "1000000", "--d-model",
+      "2", "--d-head", "1", "--d-ff", "2", "--max-len", "48", "--format", "float32",
+      "--seed", "1", "-o", "h.npz"], "over the limit of 1e+09"),
+])
+def test_hostile_options_are_one_line(work, capsys, monkeypatch, argv, words):
+    monkeypatch.chdir(work)
+    refused(capsys, work, *argv, words=words)
+
+
+def test_grid_and_workers_are_capped_before_anything_runs(work, capsys):
+    tasks = ", ".join(f'"modadd:{p}"' for p in range(2, 3002))
+    spec = work / "big.toml"
+    spec.write_text(f"tasks = [{tasks}]\nsettings = [\"base\", \"cot\", \"hint\"]\n"
+                    f"n = [{', '.join(map(str, range(1, 129)))}]\n"
+                    f"layers = [{', '.join(map(str, range(1, 17)))}]\n"
+                    f"formats = [\"float32\"]\nseeds = [{', '.join(map(str, range(100)))}]\n")
+    assert spec.stat().st_size > 30_000
+    refused(capsys, work, "experiment", "sweep", spec, "-o", work / "out",
+            words="the grid has 1843200000 runs")
+    (work / "s.toml").write_text(SPEC)
+    refused(capsys, work, "experiment", "sweep", work / "s.toml", "-o", work / "out",
+            "--workers", "100000", words="--workers 100000: over the limit")
+
+
+def test_lone_surrogate_name_is_refused_on_reading(work, capsys):
+    (work / "s.json").write_text('{"format": "cotsim-circuit", "version": 1, "inputs": '
+                                 '["\\ud800"], "gates": [], "outputs": [{"name": "y", '
+                                 '"id": 0}]}')
+    refused(capsys, work, "convert", work / "s.json", work / "s.bench",
+            words="s.json:1: input 0: a name must be a non-empty string of Unicode")
+
+
+def test_train_leaves_nothing_after_a_failed_first_write(work, capsys, monkeypatch):
+    """A full disk on run.json: neither the run folder nor its missing parent stays."""
+    import experiments.train
+
+    def full(path, data, **k):
+        raise OSError(errno.ENOSPC, "No space left on device", path)
+
+    monkeypatch.setattr(experiments.train, "write_atomic", full)
+    refused(capsys, work, *TRAIN, "--steps", "2", "-o", work / "runs" / "s5",
+            words="No space left on device")
+
+
+def test_experiment_alone_shows_its_own_help(capsys):
+    code, out, err = cli(capsys, "experiment")
+    assert code == 2 and "usage: cotsim experiment" in err and "train" in err
+
+
+def test_dangling_symlink_output(work, capsys):
+    os.symlink(work / "nowhere", work / "d.json")
+    refused(capsys, work, "convert", work / "c17.bench", work / "d.json",
+            words="exists; pass --force")
+    code, _, err = cli(capsys, "convert", work / "c17.bench", work / "d.json", "--force")
+    assert code == 0, err
+    assert not (work / "d.json").is_symlink() and b"cotsim-circuit" in (work / "d.json"
+                                                                        ).read_bytes()
+
+
+def test_word_file_on_stdin_names_its_own_limit(work, monkeypatch, capsys):
+    from cotsim.commands.cot import MAX_WORD_FILE_BYTES
+
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BufferedReader(Endless())))
+    refused(capsys, work, "cot", "--automaton", "parity", "--word-file", "-",
+            words=f"<stdin>: more than {MAX_WORD_FILE_BYTES} bytes")
+    assert MAX_WORD_FILE_BYTES == 16 << 20  # the documented 16 MiB
+
+
+def test_byte_order_mark_is_accepted_in_every_text_file(work, capsys):
+    bom = b"\xef\xbb\xbf"
+    (work / "b.bench").write_bytes(bom + (work / "c17.bench").read_bytes())
+    code, out, err = cli(capsys, "stats", work / "b.bench", "--json")
+    assert code == 0 and json.loads(out)["inputs"] == 5, err
+    (work / "w.txt").write_bytes(bom + b"1,0,1\n")
+    code, out, err = cli(capsys, "cot", "--automaton", "parity", "--word-file",
+                         work / "w.txt", "--json")
+    assert code == 0 and json.loads(out)["final"] == 0, err
+    (work / "bits.txt").write_bytes(bom + b"10101\n")
+    code, out, err = cli(capsys, "eval", work / "b.bench", "--inputs-file", work / "bits.txt")
+    assert code == 0 and out.strip() in ("00", "01", "10", "11"), err
+
+
+def test_closed_or_full_stdout_is_an_error(work, capsys, monkeypatch):
+    from cotsim.cli import main
+
+    monkeypatch.setattr("sys.stdout", None)
+    assert main(["stats", str(work / "c17.bench")]) == 2
+    assert "<stdout>: standard output is closed" in capsys.readouterr().err
+    with open("/dev/full", "w") as full:
+        p = subprocess.run([sys.executable, "-m", "cotsim", "stats", str(work / "c17.bench")],
+                           stdout=full, stderr=subprocess.PIPE, text=True, env=_env(),
+                           timeout=60)
+    assert p.returncode == 2 and p.stderr == "cotsim stats: error: <stdout>: No space " \
+                                             "left on device\n", p.stderr
+
+
+def _env() -> dict[str, str]:
+    return {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+
+
+#: a cotsim run whose atomic write stops inside the temporary file (its fsync waits),
+#: after writing 32 MB to it, so that a signal lands in the middle of the write
+_SLOW_WRITE = """
+import os, signal, sys, time
+signal.signal(signal.SIGINT, signal.default_int_handler)  # as on a terminal, even when
+# the tests run in the background (where SIGINT is ignored)
+real = os.fsync
+def slow(fd):
+    open(sys.argv[1], "w").close()
+    time.sleep(60)
+    real(fd)
+os.fsync = slow
+from cotsim.cli import main
+sys.exit(main(sys.argv[2:]))
+"""
+
+
+@pytest.mark.parametrize("signame", ["SIGINT", "SIGTERM", "SIGHUP"])
+def test_signal_during_a_write_leaves_no_temporary_file(work, signame):
+    import signal
+    import time
+
+    sig = getattr(signal, signame)
+    out = work / "out"
+    out.mkdir()
+    ready = work / "ready"
+    p = subprocess.Popen([sys.executable, "-c", _SLOW_WRITE, str(ready), "model", "random",
+                          "--vocab", "3", "--layers", "1", "--heads", "1", "--d-model", "4",
+                          "--d-ff", "2", "--max-len", "1000000", "--format", "float32",
+                          "--seed", "1", "-o", str(out / "n.npz")],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         env=_env(), start_new_session=True)
+    try:
+        t0 = time.monotonic()
+        while not ready.exists():
+            assert p.poll() is None, p.communicate()
+            assert time.monotonic() - t0 < 120, "the write never started"
+            time.sleep(0.05)
+        assert any(n.startswith(".cotsim-") for n in os.listdir(out))  # mid-write
+        p.send_signal(sig)
+        _, err = p.communicate(timeout=10)
+    finally:
+        if p.poll() is None:
+            p.kill()
+    assert p.returncode == 128 + sig, (p.returncode, err)
+    assert err.count("\n") == 1 and "Traceback" not in err and "Exception" not in err, err
+    assert os.listdir(out) == []
+
+
+def test_interrupt_swallowed_by_a_finaliser_still_ends_the_command(capsys, monkeypatch):
+    """Issue 18: SIGINT landing in a finaliser (Python prints "Exception ignored ...
+    KeyboardInterrupt" and goes on) once let `demo` finish with exit 0. The interrupt is
+    remembered: one line, exit 130."""
+    import signal
+    import time
+
+    import cotsim.cli
+
+    class Finalised:
+        def __del__(self):
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(0.5)  # the handler runs here, inside __del__
+
+    def run(args) -> int:
+        Finalised()  # collected at once
+        return 0
+
+    parser = cotsim.cli.build_parser()
+    sub = next(a for a in parser._actions if a.dest == "command")
+    sub.choices["stats"].set_defaults(run=run)
+    monkeypatch.setattr(cotsim.cli, "_parser", lambda: parser)
+    code, out, err = cli(capsys, "stats", "x.bench")
+    assert code == 130 and err == "cotsim: interrupted\n", (code, err)

@@ -453,9 +453,10 @@ def test_cli_train_and_eval(tiny_run, tmp_path, capsys):
     args = ["experiment", "train", "--task", "modadd:5", "--setting", "cot", "--n", "3",
             "--layers", "1", "--d-model", "16", "--heads", "2", "--d-ff", "32", "--steps", "8",
             "--batch", "16", "--lr", "3e-3", "--seed", "3", "--checkpoint-every", "3",
-            "--eval-samples", "64", "--json", "-o", str(tmp_path / "cli")]
+            "--eval-samples", "64", "--json", "-o", str(tmp_path / "runs" / "cli")]
     code, stdout, _ = _cli(capsys, *args)
-    assert code == 0
+    assert code == 0  # runs/ did not exist: train creates missing parents (issue 18)
+    assert (tmp_path / "runs" / "cli" / "model.npz").is_file()
     got = json.loads(stdout)
     assert list(got)[:9] == ["task", "setting", "n", "layers", "d_model", "steps", "seconds",
                              "accuracy", "chance"]

@@ -13,6 +13,7 @@ import os
 import shutil
 import socket
 import xml.etree.ElementTree as ET
+from pathlib import Path
 
 import pytest
 from hypothesis import given
@@ -479,3 +480,46 @@ def test_a_sweep_of_cot_k_settings(tmp_path):
     assert "| L | n/K = 1 | n/K = 3 |" in md  # CoT tokens ascending: cot:3, then cot
     svg = (out / "report" / "depth_vs_cot.svg").read_text()
     assert "CoT tokens n/K" in svg
+
+
+_INTERRUPTIBLE = """
+import signal, sys
+signal.signal(signal.SIGINT, signal.default_int_handler)  # as on a terminal
+from cotsim.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+@pytest.mark.parametrize("signame", ["SIGINT", "SIGTERM"])
+def test_interrupted_dask_sweep_is_one_line(tmp_path, signame):
+    """Issue 18: a signal while a one-worker LocalCluster trains ends the sweep with one
+    line and 128 + the signal's number: the cluster is shut down, no Dask traceback, no
+    resource_tracker warning. Bounded: 400 tiny steps, a 60 s guard after the signal."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    sig = getattr(signal, signame)
+    spec = _spec(tmp_path, SPEC.replace("steps = 8", "steps = 400")
+                 .replace('settings = ["base", "cot"]', 'settings = ["base"]'))
+    out = tmp_path / "out"
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    p = subprocess.Popen([sys.executable, "-c", _INTERRUPTIBLE, "experiment", "sweep", spec,
+                          "-o", str(out), "--workers", "1", "--no-progress"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                         start_new_session=True)
+    try:
+        t0 = time.monotonic()
+        while not list(out.glob("runs/*/run.json")):  # the worker is training
+            assert p.poll() is None, p.communicate()
+            assert time.monotonic() - t0 < 240, "the run never started"
+            time.sleep(0.2)
+        p.send_signal(sig)
+        _, err = p.communicate(timeout=60)
+    finally:
+        if p.poll() is None:
+            os.killpg(p.pid, signal.SIGKILL)
+            p.communicate()
+    assert p.returncode == 128 + sig, (p.returncode, err)
+    assert err.count("\n") == 1 and err.startswith("cotsim: "), err

@@ -317,8 +317,9 @@ def sqmod(P: int) -> DFA:
 
 def _check_p(kind: str, P: Any) -> int:
     if isinstance(P, str):
-        if not re.fullmatch(r"\s*\d+\s*", P):
-            raise AutomatonError(f"{kind}:{P}: P must be an integer from 2 to {MAX_P}")
+        if not re.fullmatch(r"\s*\d{1,18}\s*", P):  # no 5,000-digit int() (Python refuses)
+            shown = P if len(P) <= 20 else P[:20] + "..."
+            raise AutomatonError(f"{kind}:{shown}: P must be an integer from 2 to {MAX_P}")
         P = int(P)
     if isinstance(P, bool) or not isinstance(P, (int, np.integer)) or not 2 <= P <= MAX_P:
         raise AutomatonError(f"{kind}:{P}: P must be an integer from 2 to {MAX_P} (the "

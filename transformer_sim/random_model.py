@@ -33,6 +33,20 @@ from .floatformat import FloatFormat
 from .model import LAYER_ARRAYS, SOFTMAXES, SUM_MODES, Layer, Model
 
 QK_HALVINGS = 4
+#: the most scalar operations the definedness check may take (step 4, one attempt): at
+#: about 2 million a second on a busy core (docs/performance.md) this is minutes; the
+#: weight count alone does not bound it (a million heads of width 1 are few weights)
+MAX_CHECK_WORK = 1_000_000_000
+
+
+def check_work(vocab: int, layers: int, heads: int, d_model: int, d_ff: int, d_head: int,
+               n: int, prompts: int) -> int:
+    """Scalar operations of the check: ``prompts`` prompts of ``n`` positions, each
+    position projecting q, k, v, o and attending to up to n keys in every head, the MLP,
+    and the logits."""
+    per_position = (layers * (heads * (4 * d_head * d_model + 2 * n * d_head)
+                              + 2 * d_model * d_ff) + vocab * d_model)
+    return prompts * n * per_position
 
 
 def _draw(rng: np.random.Generator, vocab: int, layers: int, heads: int, d_model: int,
@@ -110,6 +124,13 @@ def random_model(vocab: int, layers: int, heads: int, d_model: int, d_ff: int,
 
     check_size({"vocab": vocab, "d_model": d_model, "heads": heads, "d_head": k,
                 "d_ff": d_ff, "layers": layers, "max_len": max_len})
+    n = min(max_len, check_len)
+    work = check_work(vocab, layers, heads, d_model, d_ff, k, n, max(check_prompts, 0))
+    if work > MAX_CHECK_WORK:
+        raise ModelError(f"checking this model takes about {work:.2g} operations "
+                         f"({check_prompts} prompts of {n} tokens through {layers} layer(s) "
+                         f"of {heads} head(s)), over the limit of {MAX_CHECK_WORK:.0e}; "
+                         "use fewer or narrower heads or layers")
     rng = np.random.default_rng(seed)
     top, per_layer = _draw(rng, vocab, layers, heads, d_model, d_ff, max_len, k)
     g = k ** -0.25

@@ -52,5 +52,6 @@ def check_output(src: str | None, dst: str, force: bool, what: str = "input file
     if os.path.lexists(dst):
         if not force:
             raise CotsimInputError(f"{dst}: exists; pass --force to overwrite it")
-        if src is not None and os.path.exists(src) and os.path.samefile(src, dst):
+        if (src is not None and os.path.exists(src) and os.path.exists(dst)  # not dangling
+                and os.path.samefile(src, dst)):
             raise CotsimInputError(f"{dst}: is the {what}; write somewhere else")

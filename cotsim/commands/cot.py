@@ -61,21 +61,10 @@ MAX_WORD_FILE_BYTES = 16 << 20
 
 def _read_word_file(dfa, path: str) -> tuple[str, ...]:
     """The symbols of a word file (``-``: standard input), errors as ``F:line``."""
-    from circuits.errors import CotsimInputError
-    from circuits.io import read_bytes
+    from circuits.io import decode_text, read_input
 
-    source = "<stdin>" if path == "-" else path
-    data = sys.stdin.buffer.read(MAX_WORD_FILE_BYTES + 1) if path == "-" else read_bytes(path)
-    if len(data) > MAX_WORD_FILE_BYTES:
-        raise CotsimInputError(f"{source}: more than {MAX_WORD_FILE_BYTES} bytes, over the "
-                               "limit for a word file")
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as e:
-        line = data[:e.start].count(b"\n") + 1
-        raise CotsimInputError(f"{source}:{line}: not text (a byte that is not UTF-8)") \
-            from None
-    return dfa.parse_word_text(text, source)
+    data, source = read_input(path, MAX_WORD_FILE_BYTES)
+    return dfa.parse_word_text(decode_text(data, source, "text (a word file)"), source)
 
 
 def _run_automaton(args: argparse.Namespace) -> int:

@@ -47,9 +47,11 @@ def _check_bits(bits: str, n: int, where: str) -> None:
 def _file_lines(path: str) -> list[tuple[int, str]]:
     """(line number, bit string) for each line of an inputs file that is not skipped."""
     from circuits.errors import CotsimInputError
-    from circuits.io import read_bytes, read_stream
+    from circuits.io import read_input
 
-    data = read_stream(sys.stdin.buffer, "<stdin>") if path == "-" else read_bytes(path)
+    data, _ = read_input(path)
+    if data.startswith(b"\xef\xbb\xbf"):  # a UTF-8 byte-order mark, as editors write
+        data = data[3:]
     try:
         text = data.decode("ascii")
     except UnicodeDecodeError as e:

@@ -49,8 +49,11 @@ from ..model import Layer, Model
 from .retrieval import DEFAULT_SPEC, FormatTooCoarse, RetrievalMargins, address_bits, \
     key_code, query_code, retrieval_margins
 
-#: the largest word run_automaton_cot accepts (the PE table has 2n rows)
-MAX_WORD = 1 << 17
+#: the largest word run_automaton_cot accepts (the PE table has 2n rows). The run takes
+#: time quadratic in the length (each of the 2n positions attends to all before it, in
+#: the exact finite-precision pass): 2^14 symbols take about 7 s on an idle core, 2^17
+#: took 7 min 42 s (docs/performance.md, issue 18), so the limit is 2^14
+MAX_WORD = 1 << 14
 
 
 @dataclass(frozen=True)
