@@ -29,6 +29,7 @@ COMMANDS = {
     "model": "model",
     "cot": "cot",
     "compile": "compile",
+    "prove": "prove",
     "check": "check",
     "demo": "demo",
     "experiment": "experiment",

@@ -78,10 +78,13 @@ class Walker:
         return self._iterative(self.ctx, terms)
 
     def dot(self, w: np.ndarray, xs: Sequence[Bundle]) -> Bundle:
-        """sum_c [w[c] * x[c]] with constant weights."""
+        """sum_c [w[c] * x[c]] with constant weights. Zero weights are skipped, as in
+        ``forward._matvec``: paper formats have no -0, inf or NaN, so an exact zero term
+        changes no partial sum (and its table would fold away); skipping it saves the
+        Python work of enumerating it (most weights of a construction are 0)."""
         fmt = self.fmt
         return self.dims_sum([Expr(lambda x, c=float(c): fmt.mul(c, x), (x,))
-                              for c, x in zip(w.tolist(), xs)])
+                              for c, x in zip(w.tolist(), xs) if c != 0.0])
 
     def matvec(self, W: np.ndarray, xs: Sequence[Bundle]) -> list[Bundle]:
         return [self.dot(row, xs) for row in W]
