@@ -173,3 +173,24 @@ def test_save_model_of_an_automaton(capsys, tmp_path):
     code, _, err = run_cli(capsys, "cot", "--automaton", "parity", "--word", "1",
                            "--save-model", tmp_path / "x.json")
     assert code == 2 and ".npz" in err
+
+
+# -- the theorem check ---------------------------------------------------------------------
+
+@needs_abc
+@needs_benchmarks
+def test_check_holds_and_sees_a_yes_man():
+    from proofs import cot_proves_circuits as chk
+
+    items = chk.instances((6,), ("c17",))
+    assert [i.label for i in items] == ["c17", "random-6"]
+    r = chk.run(items=items)
+    assert r.holds, r.reason
+    assert "mutant" in r.reason and len(r.table.rows) == 3
+
+    def yes(circuit, against=None):  # proves everything: the mutant row must catch it
+        p = prove(circuit)
+        return replace(p, equivalent=True, counterexample=None)
+
+    r = chk.run(items=items[:1], prover=yes)
+    assert not r.holds and "differs" in r.reason
