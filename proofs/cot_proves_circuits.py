@@ -30,6 +30,7 @@ CLAIM = ("Theorem 3.3, proven for given circuits: the T CoT steps of a circuit's
 QUICK_SIZES = (6, 10)
 FULL_SIZES = (10, 30, 60)
 QUICK_ISCAS = ("c17",)
+FULL_ISCAS = ("c17", "c432")
 
 
 def instances(sizes: Sequence[int], iscas_names: Sequence[str]) -> list[Instance]:
@@ -71,8 +72,8 @@ def mutant(circuit):
 
 def run(quick: bool = True, items: Sequence[Instance] | None = None,
         prover=None) -> CheckResult:
-    """Prove each instance (quick: c17 and random circuits of 6 and 10 gates; full: c17
-    and random circuits of 10, 30 and 60 gates), then refuse a mutant of the first.
+    """Prove each instance (quick: c17 and random circuits of 6 and 10 gates; full: c17,
+    c432 and random circuits of 10, 30 and 60 gates), then refuse a mutant of the first.
     ``items`` and ``prover`` (default `transformer_sim.prove.prove`) replace the defaults
     (tests inject a prover that says yes to everything)."""
     from transformer_sim.prove import AbcMissing, find_abc, prove
@@ -83,7 +84,7 @@ def run(quick: bool = True, items: Sequence[Instance] | None = None,
     except AbcMissing as e:
         return CheckResult(NAME, CLAIM, FAILS, str(e), quick=quick)
     items = list(items) if items is not None else \
-        instances(QUICK_SIZES if quick else FULL_SIZES, QUICK_ISCAS)
+        instances(QUICK_SIZES if quick else FULL_SIZES, QUICK_ISCAS if quick else FULL_ISCAS)
     rows, problems, proofs = [], [], []
     for inst in items:
         c = inst.circuit
