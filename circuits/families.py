@@ -469,9 +469,9 @@ def iterated_squaring(k: int, p: int, r_bits: int | None = None,
     the 2w-bit square mod p by w+1 conditional subtractions of p 2^j. Size
     O(k w^2 log w), depth O(k w log w). The depth grows with k in this construction only:
     for a fixed p and the default r_bits the input has w bits, and a lookup table of
-    constant depth gives the same answer. The paper's hardness for iterated squaring is
-    cryptographic (p grows with n; no polynomial-size low-depth circuit is assumed to
-    compute it, as in Rivest-Shamir-Wagner time-lock puzzles).
+    constant depth gives the same answer. For iterated squaring the paper relies on a
+    cryptographic assumption (that it is inherently serial, as in Rivest-Shamir-Wagner
+    time-lock puzzles), which a fixed p does not meet.
     """
     _check(k >= 0, "iterated_squaring: k must be at least 0")
     _check(p >= 2, "iterated_squaring: p must be at least 2")

@@ -33,6 +33,7 @@ COMMANDS = {
     "model": "model",
     "cot": "cot",
     "compile": "compile",
+    "prove": "prove",
     "check": "check",
     "demo": "demo",
     "experiment": "experiment",

@@ -16,6 +16,7 @@ from .base import FAILS, HOLDS, Check, CheckResult, ModuleCheck, Table, run_safe
 REGISTRY: dict[str, str] = {
     "rounding_is_counter_free": "rounding_is_counter_free",
     "cot_simulates_circuits": "cot_simulates_circuits",
+    "cot_proves_circuits": "cot_proves_circuits",
     "no_cot_is_constant_depth": "no_cot_is_constant_depth",
     "cot_upper_bound": "cot_upper_bound",
     "regular_languages_by_cot": "regular_languages_by_cot",

@@ -1,7 +1,10 @@
-"""Theorems 3.7/3.8 (arXiv v4), the upper-bound side: CoT[T] equals T + 1 oracle calls to
-a TC0/AC0 circuit (one per forward pass: T CoT tokens, then the answer). Here T steps of
-CoT of a fixed transformer are one circuit, the serial composition of T constant-depth
-step circuits, so its size grows linearly in T (for a bounded context) and its depth is
+"""Theorems 3.7/3.8 (arXiv v4), the upper-bound side. The theorems are equalities: with
+poly(n) embedding width, CoT with T steps at O(log n)-bit (3.7) or constant (3.8)
+precision decides exactly what circuits of O(T) gates decide, where a gate may be a TC0
+(3.7) or AC0 (3.8) oracle gate (about one per forward pass: T CoT tokens, then the
+answer). This check runs one direction, for small fixed models in fixed formats (fixed
+precision, constant width): T steps of CoT of a fixed transformer are one circuit, the
+serial composition of T constant-depth step circuits, so its size grows linearly in T (for a bounded context) and its depth is
 O(T). A chain of T steps is T forward passes: in the paper's count, CoT[T - 1] and the
 answer.
 
@@ -29,8 +32,9 @@ from .base import FAILS, HOLDS, CheckResult, Table, draw_figures, progress
 from .no_cot_is_constant_depth import fit_polynomial
 
 NAME = "cot_upper_bound"
-CLAIM = ("Theorems 3.7/3.8 (CoT[T] equals T + 1 oracle calls to a TC0/AC0 circuit), upper "
-         "bound: T CoT steps of a fixed constant-depth finite-precision "
+CLAIM = ("Theorems 3.7/3.8 (equalities: with poly(n) width, CoT[T] at O(log n)-bit / "
+         "constant precision equals circuits of O(T) gates, some of them TC0 / AC0 oracle "
+         "gates), one direction for fixed models: T CoT steps of a fixed constant-depth finite-precision "
          "transformer are computed by one circuit, the chain of T step circuits, of size at "
          "most the sum of the steps' (linear in T at a bounded length) and depth O(T); the "
          "chain's tokens equal T steps of run_cot on every prompt checked.")

@@ -4,8 +4,8 @@ constant-precision format runs any finite automaton, at every word length. This 
 parity, addition mod p and the S5 word problem (NC1-complete), which are not in AC0, so
 no constant-precision transformer without CoT computes them (see `precision_limits`),
 and iterated squaring mod a fixed P. The last is no such problem: with P fixed the
-state is a lookup table of R; the paper's hardness for iterated squaring is
-cryptographic (P grows with n).
+state is a lookup table of R; for iterated squaring the paper relies on a cryptographic
+assumption (that it is inherently serial), which a fixed P does not meet.
 
 For each automaton and word length the check builds the CoT transformer
 (`transformer_sim.constructions.automaton_cot.build_automaton_cot`), runs it through the

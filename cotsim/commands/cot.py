@@ -3,6 +3,11 @@
 Circuit mode: ``cotsim cot FILE --input BITS [--inputs-file F] [--json] [--trace]``.
 Automaton mode: ``cotsim cot --automaton s5|parity|modp:P|sqmod:P --word W [--json]``, or
 ``--word-file F`` (``-``: standard input) with symbols separated by commas, newlines or both.
+``--save-model M.npz [--force]`` (both modes) also writes the constructed transformer in the
+`.npz` layout, its meta ``source`` naming the circuit (file, SHA-256) or the automaton, the
+prompt positions of the inputs and the CoT steps of the outputs (atomic; an existing file
+is kept unless --force). ``cotsim model run M.npz --tokens ... --cot T`` then emits the same
+tokens.
 Every token comes from the generic finite-precision forward pass; ``agrees`` compares the
 transformer's answer with direct evaluation (exit 1 if any disagrees).
 """
@@ -35,12 +40,20 @@ def register(sub: argparse._SubParsersAction, name: str) -> None:
     p.add_argument("--json", action="store_true", help="one JSON object a line")
     p.add_argument("--trace", action="store_true",
                    help="also show each step: its gate, the positions attended to, the token")
+    p.add_argument("--save-model", metavar="M.npz", default=None,
+                   help="also write the constructed transformer (.npz); its meta 'source' "
+                   "names the circuit or automaton, which prompt positions carry which "
+                   "inputs and which CoT steps carry which outputs")
+    p.add_argument("--force", action="store_true", help="overwrite an existing --save-model file")
     p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from circuits.errors import CotsimInputError
 
+    if args.save_model is not None:
+        from ._args import check_output
+        check_output(args.file, args.save_model, args.force, "circuit file", exts=(".npz",))
     if args.automaton:
         if args.file or args.input or args.inputs_file:
             raise CotsimInputError("--automaton takes --word, not a circuit file or --input")
@@ -73,7 +86,10 @@ def _run_automaton(args: argparse.Namespace) -> int:
 
     dfa = automaton(args.automaton)
     word = args.word if args.word is not None else _read_word_file(dfa, args.word_file)
-    result = run_automaton_cot(dfa, word, fmt=args.format, sum_mode=args.sum)
+    kept: list = []
+    result = run_automaton_cot(dfa, word, fmt=args.format, sum_mode=args.sum, keep=kept)
+    if args.save_model is not None:
+        _save_model(args, kept[0].model, kept[0].source())
     if args.json:
         print(json.dumps(result))
     else:
@@ -95,6 +111,14 @@ def _run_circuit(args: argparse.Namespace) -> int:
     circuit = circuits.load(args.file)
     vectors = [[int(ch) for ch in bits] for bits in read_vectors(args, circuit.num_inputs)]
     cot = build_circuit_cot(circuit, args.format, sum_mode=args.sum)
+    if args.save_model is not None:
+        import hashlib
+        import os
+
+        from circuits.io import read_bytes
+
+        sha = hashlib.sha256(read_bytes(args.file)).hexdigest()
+        _save_model(args, cot.model, cot.source(os.path.basename(args.file), sha))
     expected = circuits.evaluate(circuit, np.array(vectors, dtype=bool).reshape(
         len(vectors), circuit.num_inputs))
     all_agree = True
@@ -126,6 +150,15 @@ def _run_circuit(args: argparse.Namespace) -> int:
                           f"attends {','.join(map(str, s['attends'])):<12} token {s['token']}")
         sys.stdout.flush()
     return 0 if all_agree else 1
+
+
+def _save_model(args: argparse.Namespace, model, source: dict) -> None:
+    """Write the model with its ``source`` meta (atomic; --force to overwrite)."""
+    from dataclasses import replace
+
+    from transformer_sim.npz import save
+
+    save(replace(model, source=source), args.save_model, overwrite=args.force)
 
 
 def _trace_rows(cot, circuit, trace) -> list[dict]:

@@ -30,6 +30,7 @@ class Ctx:
         self.width = fmt.bit_width
         self.fvalues = fmt.values()
         self.minterm_cache: dict[tuple[int, ...], tuple[list[int], tuple[Bundle, ...]]] = {}
+        self._consts: dict[float, Bundle] = {}
 
     @contextmanager
     def tag(self, name: str) -> Iterator[None]:
@@ -50,6 +51,9 @@ class Ctx:
         return self.fmt.encode(values).astype(np.int64)
 
     def const(self, value: float) -> Bundle:
-        code = int(self.encode(np.array([value]))[0])
-        bits = tuple(self.b.const((code >> j) & 1) for j in range(self.width))
-        return Bundle(bits, np.array([value]), np.array([code]))
+        hit = self._consts.get(value)  # one bundle per constant: encoding costs
+        if hit is None:
+            code = int(self.encode(np.array([value]))[0])
+            bits = tuple(self.b.const((code >> j) & 1) for j in range(self.width))
+            hit = self._consts[value] = Bundle(bits, np.array([value]), np.array([code]))
+        return hit

@@ -68,6 +68,25 @@ class Walker:
         self.fmt = model.fmt
         self.exact = sum_mode == "exact"
         self._iterative = iterative_sum(ctx.iterative)
+        # Values of earlier positions, kept across runs (a CoT chain runs once per step,
+        # appending one token): by causality, what position i computes depends on tokens
+        # 0..i only, so it is valid while the tokens extend the ones it was built on.
+        self._memo: dict[tuple, object] = {}
+        self._prefix: list[Bundle] = []
+
+    def _keep_memo(self, tokens: Sequence[Bundle]) -> None:
+        """Clear the memo unless ``tokens`` extend (by identity) the last run's tokens."""
+        p = self._prefix
+        if len(tokens) < len(p) or any(a is not b for a, b in zip(p, tokens)):
+            self._memo.clear()
+        self._prefix = list(tokens)
+
+    def _memo_of(self, key: tuple, make):
+        """The memo's value for ``key``, made (and kept) on the first call."""
+        hit = self._memo.get(key)
+        if hit is None:
+            hit = self._memo[key] = make()
+        return hit
 
     # -- sums -----------------------------------------------------------------------
     def dims_sum(self, terms: Sequence[Term]) -> Bundle:
@@ -81,10 +100,13 @@ class Walker:
         return self._iterative(self.ctx, terms)
 
     def dot(self, w: np.ndarray, xs: Sequence[Bundle]) -> Bundle:
-        """sum_c [w[c] * x[c]] with constant weights."""
+        """sum_c [w[c] * x[c]] with constant weights. Zero weights are skipped, as in
+        ``forward._matvec``: paper formats have no -0, inf or NaN, so an exact zero term
+        changes no partial sum (and its table would fold away); skipping it saves the
+        Python work of enumerating it (most weights of a construction are 0)."""
         fmt = self.fmt
         return self.dims_sum([Expr(lambda x, c=float(c): fmt.mul(c, x), (x,))
-                              for c, x in zip(w.tolist(), xs)])
+                              for c, x in zip(w.tolist(), xs) if c != 0.0])
 
     def matvec(self, W: np.ndarray, xs: Sequence[Bundle]) -> list[Bundle]:
         return [self.dot(row, xs) for row in W]
@@ -94,10 +116,12 @@ class Walker:
         """Returns the raw next-token bits (LSB first) and the ``undefined`` node."""
         ctx, fmt, model = self.ctx, self.fmt, self.model
         n = len(tokens)
+        self._keep_memo(tokens)
         with ctx.tag("embed"):
-            h = [[table(ctx, Expr(lambda t, i=i, c=c: fmt.add(model.TE[t.astype(np.int64), c],
-                                                               model.PE[i, c]), (tok,)))
-                  for c in range(model.d_model)] for i, tok in enumerate(tokens)]
+            h = [list(self._memo_of(("h", 0, i), lambda i=i, tok=tok: tuple(
+                table(ctx, Expr(lambda t, i=i, c=c: fmt.add(model.TE[t.astype(np.int64), c],
+                                                            model.PE[i, c]), (tok,)))
+                for c in range(model.d_model)))) for i, tok in enumerate(tokens)]
         zeros: list[int] = []
         L = model.n_layers
         for l, layer in enumerate(model.layers):
@@ -105,14 +129,19 @@ class Walker:
             U = []
             for hd in range(model.heads):
                 U.append(self.head(l, hd, layer, h, out_pos, zeros))
-            with ctx.tag(f"layer{l}/attn/out"):
-                for i in out_pos:
+            for i in out_pos:
+                key = ("h", l + 1, i)
+                if l < L - 1 and key in self._memo:
+                    h[i] = list(self._memo[key])
+                    continue
+                with ctx.tag(f"layer{l}/attn/out"):
                     for r in range(model.d_model):
                         attn = self.dims_sum([U[hd][i][r] for hd in range(model.heads)])
                         h[i][r] = table(ctx, Expr(lambda a, b: fmt.add(a, b), (h[i][r], attn)))
-            with ctx.tag(f"layer{l}/mlp"):
-                for i in out_pos:
+                with ctx.tag(f"layer{l}/mlp"):
                     h[i] = self.mlp(layer, h[i])
+                if l < L - 1:
+                    self._memo[key] = tuple(h[i])
         with ctx.tag("readout"):
             sums = self.matvec(model.Wout, h[n - 1])
         with ctx.tag("argmax"):
@@ -122,10 +151,15 @@ class Walker:
         ctx, fmt = self.ctx, self.fmt
         n = len(h)
         pre = f"layer{l}/attn/head{hd}"
+        memo = self._memo_of
+        last = l == self.model.n_layers - 1
         with ctx.tag(f"{pre}/qkv"):
-            Q = [self.matvec(layer.Wq[hd], h[i]) for i in range(n)]
-            K = [self.matvec(layer.Wk[hd], h[i]) for i in range(n)]
-            V = [self.matvec(layer.Wv[hd], h[i]) for i in range(max(out_pos) + 1)]
+            Q = [memo(("q", l, hd, i), lambda i=i: self.matvec(layer.Wq[hd], h[i]))
+                 for i in range(n)]
+            K = [memo(("k", l, hd, i), lambda i=i: self.matvec(layer.Wk[hd], h[i]))
+                 for i in range(n)]
+            V = [memo(("v", l, hd, i), lambda i=i: self.matvec(layer.Wv[hd], h[i]))
+                 for i in range(max(out_pos) + 1)]
         U = {}
         stable = self.model.softmax == "stable"
         for i in range(n):
@@ -133,28 +167,50 @@ class Walker:
                 self.bar.update(1)
             if stable and i not in out_pos and z_floor(fmt) > 0:
                 continue  # Z_i >= [exp(0)] > 0: this row feeds nothing (softmax_max)
-            with ctx.tag(f"{pre}/score"):
-                s = [self.dims_sum([Expr(lambda a, b: fmt.mul(a, b), (Q[i][c], K[j][c]))
-                                    for c in range(len(Q[i]))]) for j in range(i + 1)]
-            with ctx.tag(f"{pre}/softmax"):
-                if stable:
-                    Z, a = stable_row(ctx, s, self.pos_sum, i in out_pos)
-                else:
-                    Z = self.pos_sum([Expr(fmt.exp, (sj,)) for sj in s])
-                zero = np.flatnonzero(Z.values == 0.0)
-                if len(zero):
-                    lits = literals(ctx, Z)[int(zero[0])]
-                    zeros.append(ctx.b.AND(*lits) if lits else ctx.b.const(1))
-                if i not in out_pos:
-                    continue
-                if not stable:
+            weights = stable and i in out_pos  # stable_row builds the a_ij with Z_i
+            s, Z, zero_node, a = memo(
+                ("sz", l, hd, i, weights),
+                lambda i=i, w=weights: self._scores(pre, Q[i], K[:i + 1], w))
+            if zero_node is not None:
+                zeros.append(zero_node)
+            if i not in out_pos:
+                continue
+            if not last and ("u", l, hd, i) in self._memo:
+                U[i] = self._memo[("u", l, hd, i)]
+                continue
+            if a is None:
+                with ctx.tag(f"{pre}/softmax"):
                     a = [table(ctx, Expr(self._softmax_entry, (sj, Z))) for sj in s]
             with ctx.tag(f"{pre}/mix"):
                 o = [self.pos_sum([Expr(lambda x, y: fmt.mul(x, y), (a[j], V[j][c]))
                                    for j in range(i + 1)]) for c in range(len(V[0]))]
             with ctx.tag(f"layer{l}/attn/out"):
                 U[i] = self.matvec(layer.Wo[hd], o)
+            if not last:
+                self._memo[("u", l, hd, i)] = U[i]
         return U
+
+    def _scores(self, pre: str, q: list[Bundle], K: list[list[Bundle]], weights: bool):
+        """Position i's scores s_ij (j <= i), Z_i, the node [Z_i = 0] (None when Z_i
+        cannot be 0), and for the stable softmax with ``weights`` the a_ij (else None:
+        the caller builds the paper's a_ij from s and Z)."""
+        ctx, fmt = self.ctx, self.fmt
+        with ctx.tag(f"{pre}/score"):
+            s = [self.dims_sum([Expr(lambda a, b: fmt.mul(a, b), (q[c], k[c]))
+                                for c in range(len(q))]) for k in K]
+        with ctx.tag(f"{pre}/softmax"):
+            a = None
+            if self.model.softmax == "stable":
+                Z, a = stable_row(ctx, s, self.pos_sum, weights)
+                a = a if weights else None
+            else:
+                Z = self.pos_sum([Expr(fmt.exp, (sj,)) for sj in s])
+            zero = np.flatnonzero(Z.values == 0.0)
+            node = None
+            if len(zero):
+                lits = literals(ctx, Z)[int(zero[0])]
+                node = ctx.b.AND(*lits) if lits else ctx.b.const(1)
+        return s, Z, node, a
 
     def _softmax_entry(self, s: np.ndarray, z: np.ndarray) -> np.ndarray:
         """[[exp(s)] / Z]; 0 where Z = 0 (the pass is undefined there anyway)."""

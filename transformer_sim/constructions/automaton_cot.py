@@ -176,6 +176,10 @@ def _perm_code(p: str, k: int) -> np.ndarray:
     return out
 
 
+#: ``AutomatonCot.source`` names every token while the vocabulary is at most this large
+LABELLED_TOKENS = 256
+
+
 @dataclass(frozen=True)
 class AutomatonCot:
     """The CoT transformer of a DFA for words of length ``n``."""
@@ -211,6 +215,22 @@ class AutomatonCot:
     def run(self, word: Sequence[str], **kwargs: Any) -> CotTrace:
         """Run the CoT on ``word`` through the generic forward pass (`run_cot`)."""
         return run_cot(self.model, self.prompt(word), self.cot_steps, **kwargs)
+
+    def source(self) -> dict[str, Any]:
+        """The model's ``source`` meta (`Model.source`): the automaton, the token of each
+        symbol and state, and what the prompt and the CoT steps carry."""
+        S, Q = self.dfa.num_symbols, self.dfa.num_states
+        tokens: dict[str, Any] = {"symbols": [0, S], "states": [S, S + Q], "bos": self.bos}
+        if S + Q <= LABELLED_TOKENS:  # labels too, while the meta stays small
+            tokens["symbol_names"] = list(self.dfa.alphabet)
+            tokens["state_names"] = [str(q) for q in self.dfa.states]
+        return {"construction": "automaton_cot", "theorem": "Corollary 3.4 / Theorem 3.5",
+                "automaton": self.dfa.name, "word_length": self.n, "tokens": tokens,
+                "prompt": ["BOS"] + [f"w{t}" for t in range(1, self.n + 1)],
+                "input_positions": list(range(1, self.n + 1)), "cot_steps": self.n,
+                "outputs": [f"q{t}" for t in range(1, self.n + 1)],
+                "output_steps": list(range(self.n)),
+                "start": str(self.dfa.start)}
 
 
 #: the construction refuses a model whose arrays would take more than this (estimated up
@@ -566,7 +586,8 @@ def _check_memory(dfa: DFA, plan: _Plan, n: int) -> None:
 
 def run_automaton_cot(name: str | DFA, word: str | Sequence[str],
                       fmt: FloatFormat | str | None = None,
-                      sum_mode: str = "iterative") -> dict[str, Any]:
+                      sum_mode: str = "iterative",
+                      keep: list | None = None) -> dict[str, Any]:
     """``cotsim cot --automaton NAME --word W --json``: build the CoT transformer of the
     shipped automaton ``name`` (or of a `DFA`) for W's length, run it, and compare with
     `DFA.run`. ``word`` is comma-separated text, or its symbols (e.g. from
@@ -577,7 +598,8 @@ def run_automaton_cot(name: str | DFA, word: str | Sequence[str],
     sqmod; one-line permutations for s5; None for a token that is no state, and cut short
     where the forward pass became undefined). Raises `AutomatonError` / `FormatError` /
     `FormatTooCoarse` (all CotsimInputError) on bad names, moduli, words or formats, and
-    on a model over the memory limit.
+    on a model over the memory limit. ``keep``: a list that receives the `AutomatonCot`
+    (``cot --save-model`` saves its model).
     """
     dfa = name if isinstance(name, DFA) else automaton(name)
     if isinstance(word, str):
@@ -591,6 +613,8 @@ def run_automaton_cot(name: str | DFA, word: str | Sequence[str],
     if not symbols:
         raise AutomatonError("the word is empty")
     cot = build_automaton_cot(dfa, len(symbols), fmt, sum_mode=sum_mode)
+    if keep is not None:
+        keep.append(cot)
     trace = cot.run(symbols)
     states = cot.states_of(trace.tokens)
     want = dfa.run(symbols)

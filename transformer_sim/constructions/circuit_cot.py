@@ -235,6 +235,20 @@ class CircuitCot:
         k = self.program.num_outputs
         return [int(t) for t in tokens[len(tokens) - k:]] if k else []
 
+    def source(self, file: str | None = None, sha256: str | None = None) -> dict:
+        """The model's ``source`` meta (`Model.source`): the circuit it was built from,
+        which prompt positions carry which inputs, and which CoT steps (0-based, in the
+        order emitted) carry which outputs."""
+        prog, n, T = self.program, self.program.num_inputs, self.cot_steps
+        circuit = {"file": file, "sha256": sha256, "inputs": n,
+                   "outputs": prog.num_outputs}
+        return {"construction": "circuit_cot", "theorem": "3.3", "circuit": circuit,
+                "tokens": {"0": "bit 0", "1": "bit 1", str(BOS): "BOS"},
+                "prompt": ["BOS"] + list(prog.lowered.input_names),
+                "input_positions": list(range(1, n + 1)), "cot_steps": T,
+                "outputs": list(prog.output_names),
+                "output_steps": list(range(T - prog.num_outputs, T))}
+
 
 def build_circuit_cot(circuit: Circuit, fmt: FloatFormat | str | None = None,
                       sum_mode: str = "iterative") -> CircuitCot:
