@@ -126,7 +126,7 @@ def _decoder_run(model, prompt, steps):
 
 
 def _check_batch(model, prompts, steps) -> tuple[int, set]:
-    run = run_batch(model, prompts, steps, chunk=3)
+    run = run_batch(model, prompts, steps, threads=3)
     undefined, seen = 0, set()
     for b, prompt in enumerate(prompts):
         preds, und, ovf = _decoder_run(model, prompt, steps)

@@ -3,11 +3,13 @@
 Every prompt runs the same step kernels as the one-prompt `forward.Decoder` (the
 fixed-point k-space `_fx_step` where the format allows it, else `_step` with zero-term
 skips), position by position with its own KV cache, so its tokens are the Decoder's bit
-for bit (tests/test_batch.py checks it). What batching adds is the loop over prompts
-inside one Numba kernel, `numba.prange` over chunks of prompts (the CPU's cores), with
-one KV cache per chunk: no Python per prompt or per token. With `fast_params` the
-rounding of IEEE and paper formats takes a fast route (`fparith.fast_params`), tested
-bit for bit against the general one.
+for bit (tests/test_batch.py checks it). What batching adds: the loop over prompts runs
+inside one Numba kernel (`_run_prompts`, no Python per prompt or per token), one call
+per core on a contiguous share of the prompts, in threads (the kernel releases the GIL),
+each with its own KV cache; and the rounding takes fparith's fast route
+(`fparith.fast_params`) for IEEE and paper formats, tested bit for bit against the
+general one. (A ``numba.prange`` over the prompts computed the same tokens but ran the
+step kernel about 10 times slower than a plain call, so threads it is.)
 
 `run_batch(model, prompts, steps)` feeds each prompt, then ``steps - 1`` of its own
 greedy tokens, and records for every position read the argmax after it (so the
@@ -19,11 +21,13 @@ and whether some attention weight a_ij of a defined position is NaN or infinite 
 from __future__ import annotations
 
 import math
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 from . import fparith
 from .errors import ModelError
@@ -31,8 +35,9 @@ from .forward import (_MAX_PARTIALS, FxWeights, _argmax, _fx_step, _step, dense_
                       fixed_point_weights, layout_arg, weight_layout)
 from .model import Model
 
-#: prompts per chunk: each chunk owns one KV cache and runs its prompts in turn
-CHUNK = 8
+#: threads (each runs `_run_prompts` on a share of the prompts, with its own KV cache)
+THREADS = max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
+              else (os.cpu_count() or 1))
 
 
 @njit(cache=True)
@@ -46,48 +51,46 @@ def _overflowed(A, t):
     return False
 
 
-@njit(cache=True, parallel=True)
-def _run_batch(toks, offs, steps, fixed, weights, fxw, layout, mode, stable, P, cap, k,
-               preds, undefined_at, overflow, chunk):
-    """Prompt b is toks[offs[b]:offs[b + 1]]; feed it, then steps - 1 of its own argmax
-    tokens. preds[b, t] = the argmax after position t; undefined_at[b] = the first
-    position with Z = 0 (-1: none; preds stay -1 from there); overflow[b] as
-    `_overflowed` over the defined positions."""
-    B = offs.shape[0] - 1
+@njit(cache=True, nogil=True)
+def _run_prompts(toks, offs, lo, hi, steps, fixed, weights, fxw, layout, mode, stable, P,
+                 cap, k, preds, undefined_at, overflow):
+    """Prompts lo..hi-1, one after the other; prompt b is toks[offs[b]:offs[b + 1]]: feed
+    it, then steps - 1 of its own argmax tokens. preds[b, t] = the argmax after position
+    t; undefined_at[b] = the first position with Z = 0 (-1: none; preds stay -1 from
+    there); overflow[b] as `_overflowed` over the defined positions. Releases the GIL:
+    `run_batch` runs one call per core in threads."""
     L, H = weights[2].shape[0], weights[2].shape[1]
     V = weights[10].shape[0]
-    nchunks = (B + chunk - 1) // chunk
-    for ci in prange(nchunks):
-        # one cache per chunk; a prompt overwrites position t before reading it
-        A = np.zeros((L, H, cap))
-        logits = np.empty(V)
-        K = np.zeros((L, H, cap, k))
-        Vt = np.zeros((L, H, k, cap))
-        fin = np.zeros((L, H, 2, cap), dtype=np.bool_)
-        parts = np.empty(_MAX_PARTIALS + 2)
-        sel = np.empty(cap + k, dtype=np.int64)
-        Kc = np.zeros((L, H, k, cap))
-        Vc = np.zeros((L, H, k, cap))
-        S = np.empty(cap)
-        NZj = np.empty(cap, dtype=np.int64)
-        NZa = np.empty(cap)
-        qi = np.empty(k, dtype=np.int64)
-        for b in range(ci * chunk, min(B, (ci + 1) * chunk)):
-            n = offs[b + 1] - offs[b]
-            for t in range(n + steps - 1):
-                tok = toks[offs[b] + t] if t < n else preds[b, t - 1]
-                if fixed:
-                    code = _fx_step(tok, t, fxw, layout, mode, stable, P, Kc, Vc, A, S,
-                                    NZj, NZa, qi, logits)
-                else:
-                    code = _step(tok, t, weights, layout, mode, stable, P, K, Vt, A, fin,
-                                 logits, True, parts, sel)
-                if code != 0:
-                    undefined_at[b] = t
-                    break
-                if not overflow[b] and _overflowed(A, t):
-                    overflow[b] = True
-                preds[b, t] = _argmax(logits)
+    # one cache for all; a prompt overwrites position t before reading it
+    A = np.zeros((L, H, cap))
+    logits = np.empty(V)
+    K = np.zeros((L, H, cap, k))
+    Vt = np.zeros((L, H, k, cap))
+    fin = np.zeros((L, H, 2, cap), dtype=np.bool_)
+    parts = np.empty(_MAX_PARTIALS + 2)
+    sel = np.empty(cap + k, dtype=np.int64)
+    Kc = np.zeros((L, H, k, cap))
+    Vc = np.zeros((L, H, k, cap))
+    S = np.empty(cap)
+    NZj = np.empty(cap, dtype=np.int64)
+    NZa = np.empty(cap)
+    qi = np.empty(k, dtype=np.int64)
+    for b in range(lo, hi):
+        n = offs[b + 1] - offs[b]
+        for t in range(n + steps - 1):
+            tok = toks[offs[b] + t] if t < n else preds[b, t - 1]
+            if fixed:
+                code = _fx_step(tok, t, fxw, layout, mode, stable, P, Kc, Vc, A, S,
+                                NZj, NZa, qi, logits)
+            else:
+                code = _step(tok, t, weights, layout, mode, stable, P, K, Vt, A, fin,
+                             logits, True, parts, sel)
+            if code != 0:
+                undefined_at[b] = t
+                break
+            if not overflow[b] and _overflowed(A, t):
+                overflow[b] = True
+            preds[b, t] = _argmax(logits)
 
 
 @dataclass(frozen=True)
@@ -159,7 +162,7 @@ def _pack(model: Model, prompts: Sequence[Sequence[int]] | np.ndarray,
 
 
 def run_batch(model: Model, prompts: Sequence[Sequence[int]] | np.ndarray, steps: int = 1,
-              *, fast: bool = True, chunk: int = CHUNK) -> BatchRun:
+              *, fast: bool = True, threads: int | None = None) -> BatchRun:
     """Run every prompt, then ``steps - 1`` of its own greedy tokens (``steps`` = 1: the
     next token only), in one parallel kernel; see `BatchRun`. ``fast`` selects the fixed-
     point kernel and the fast rounding route where the format allows them (the speed,
@@ -185,8 +188,19 @@ def run_batch(model: Model, prompts: Sequence[Sequence[int]] | np.ndarray, steps
     preds = np.full((B, width), -1, dtype=np.int64)
     undefined_at = np.full(B, -1, dtype=np.int64)
     overflow = np.zeros(B, dtype=np.bool_)
-    _run_batch(toks, offs, steps, fx is not None, tuple(w), fxw, layout, model.sum_code,
-               model.softmax_code == 1, P, width, model.d_head, preds, undefined_at,
-               overflow, max(1, int(chunk)))
+    args = (steps, fx is not None, tuple(w), fxw, layout, model.sum_code,
+            model.softmax_code == 1, P, width, model.d_head, preds, undefined_at, overflow)
+    # contiguous shares of about equal token counts, one per thread
+    nt = max(1, min(B, THREADS if threads is None else int(threads)))
+    cum = np.cumsum(lengths + steps - 1)
+    cuts = [0] + [int(np.searchsorted(cum, cum[-1] * i / nt)) for i in range(1, nt)] + [B]
+    shares = [(lo, hi) for lo, hi in zip(cuts, cuts[1:]) if hi > lo]
+    if len(shares) == 1:
+        _run_prompts(toks, offs, 0, B, *args)
+    else:
+        with ThreadPoolExecutor(len(shares)) as pool:
+            for f in [pool.submit(_run_prompts, toks, offs, lo, hi, *args)
+                      for lo, hi in shares]:
+                f.result()
     return BatchRun(preds=preds, lengths=lengths, steps=steps, undefined_at=undefined_at,
                     overflow=overflow)

@@ -595,6 +595,11 @@ def _dot(w, x, mode, P, parts):
     if mode == SUM_ITERATIVE:
         if n == 0:
             return 0.0
+        if _fast(P):  # add and mul on the fast route, inlined
+            acc = _rnd_fast(w[0] * x[0], P)
+            for c in range(1, n):
+                acc = _rnd_fast(acc + _rnd_fast(w[c] * x[c], P), P)
+            return acc
         acc = mul(w[0], x[0], P)
         for c in range(1, n):
             acc = add(acc, mul(w[c], x[c], P), P)
