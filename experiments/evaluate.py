@@ -1,10 +1,11 @@
 """Run a trained model in exact finite precision: the simulator, weights rounded to FMT.
 
 `evaluate(model_path, task, setting, n, fmt)` loads the `.npz` with
-`transformer_sim.npz.load`, rounds every weight to FMT (`in_format`), and runs held-out
-prompts through the simulator's incremental forward pass (`forward.Decoder`, KV cache);
-for cot the model writes its own chain with `cot.run_cot`. Prompts come from
-``numpy.random.default_rng([2, seed])``, a stream that training never draws from.
+`transformer_sim.npz.load`, rounds every weight to FMT (`in_format`), and runs all the
+held-out prompts through the simulator as one batch (`transformer_sim.batch.run_batch`,
+bit for bit the one-prompt `forward.Decoder` with its KV cache); for cot (cot:K) the
+model writes its own chain. Prompts come from ``numpy.random.default_rng([2, seed])``, a stream that
+training never draws from.
 
 Reported:
 - ``accuracy``: the answer is right (for cot and cot:K: the last token of the model's
@@ -20,10 +21,11 @@ Reported:
 - ``chain_accuracy``: cot (cot:K), the model's own chain is right in full; hint, its n
   labels (the last is the answer) are right; base, the answer;
 - ``attention_overflow``: the share of prompts on whose free-running pass some attention
-  weight a_ij is NaN or infinite. The simulator does not subtract the row maximum, so in
-  an IEEE format a score s > ln(largest value) makes [exp(s)] = inf, Z_i = inf and
+  weight a_ij is NaN or infinite. With the paper's softmax (no row maximum subtracted),
+  in an IEEE format a score s > ln(largest value) makes [exp(s)] = inf, Z_i = inf and
   a_ij = inf/inf = NaN, which then spreads through the residual stream. The paper's
-  formats saturate instead (never inf), so there it is always 0.
+  formats saturate instead (never inf), so there it is always 0. Trained models carry
+  the stable softmax (``experiment train`` writes it), where e_ij <= [exp(0)] = 1.
 """
 from __future__ import annotations
 
@@ -63,15 +65,13 @@ def check_model(model: Model, task: Task, setting: str, n: int, where: str) -> N
 
 
 def evaluate(model_path: str | os.PathLike | Model, task: str | Task, setting: str, n: int,
-             fmt: str | FloatFormat, samples: int = 256, seed: int = 0) -> dict[str, Any]:
+             fmt: str | FloatFormat, samples: int = 1000, seed: int = 0) -> dict[str, Any]:
     """Accuracy of the trained model in ``fmt`` on ``samples`` held-out prompts.
 
     Returns {"accuracy", "undefined", "samples", "format", "teacher_forced",
     "teacher_forced_tokens" (cot), "chain_accuracy", "attention_overflow", "task", "setting", "n", "seed",
     "seconds"} (see the module docstring)."""
-    from transformer_sim.cot import run_cot
-    from transformer_sim.errors import ModelUndefined
-    from transformer_sim.forward import Decoder
+    from transformer_sim.batch import run_batch
     from transformer_sim.npz import load
 
     t = parse_task(task)
@@ -91,36 +91,34 @@ def evaluate(model_path: str | os.PathLike | Model, task: str | Task, setting: s
     sample = t.sample(np.random.default_rng([2, int(seed)]), n, int(samples))
     labels = t.label_positions(n)
     t0 = time.perf_counter()
-    right = undefined = chain_right = tf_tokens = overflow = 0
-    for prompt, chain, want, answer in zip(sample.prompts, sample.chains,
-                                          emitted(setting, sample.chains), sample.answers):
-        if not cot_stride(setting):
-            dec = Decoder(model, capacity=prompt.size)
-            preds, bad = [], False
-            try:
-                for tok in prompt:
-                    preds.append(dec.push(int(tok)))
-                    bad = bad or not np.isfinite(dec.attention).all()
-            except ModelUndefined:
-                undefined += 1
-                continue
-            finally:
-                overflow += bad
-            ok = preds[-1] == answer
-            right += ok
-            chain_right += ok and (setting == "base"
-                                   or all(preds[p] == c for p, c in zip(labels, chain)))
-            continue
-        trace = run_cot(model, prompt, steps, progress=False, record_attention=True)
-        overflow += any(not np.isfinite(a).all() for a in trace.attention)
-        own = np.array(trace.tokens)
-        undefined += trace.undefined
-        right += (not trace.undefined) and own[-1] == answer
-        if not trace.undefined and np.array_equal(own, want):
-            chain_right += 1
-            tf_tokens += steps
-        else:
-            tf_tokens += _teacher_forced_tokens(model, prompt, want)
+    prompts = [np.asarray(p) for p in sample.prompts]
+    chains = np.array([np.asarray(c) for c in sample.chains])
+    want = np.asarray(emitted(setting, chains))  # the n/K tokens a cot:K model writes
+    answers = np.asarray(sample.answers)
+    if not cot_stride(setting):
+        # teacher forcing over the prompt: the argmax after every position
+        run = run_batch(model, prompts, 1)
+        ok = ~run.undefined & (run.next_tokens == answers)
+        right = int(ok.sum())
+        if setting == "base":
+            chain_right = right
+        else:  # hint: c_1..c_{n-1} at the label positions, c_n (the answer) at '='
+            at = np.asarray(labels)
+            chain_right = int((ok & (run.preds[:, at] == chains[:, :at.size]).all(axis=1)).sum())
+        tf_tokens = 0
+    else:
+        run = run_batch(model, prompts, steps)  # the model's own chain: n/K steps
+        own = run.cot_tokens()
+        right = int((~run.undefined & (own[:, -1] == answers)).sum())
+        whole = ~run.undefined & (own == want).all(axis=1)
+        chain_right = int(whole.sum())
+        tf_tokens = steps * chain_right
+        rest = np.flatnonzero(~whole)
+        if rest.size:
+            tf_tokens += int(_teacher_forced_tokens(model, [prompts[b] for b in rest],
+                                                    want[rest]).sum())
+    undefined = int(run.undefined.sum())
+    overflow = int(run.overflow.sum())
     k = int(samples)
     out: dict[str, Any] = {
         "accuracy": right / k, "undefined": undefined / k, "samples": k, "format": f.spec,
@@ -133,20 +131,14 @@ def evaluate(model_path: str | os.PathLike | Model, task: str | Task, setting: s
     return out
 
 
-def _teacher_forced_tokens(model: Model, prompt: np.ndarray, chain: np.ndarray) -> int:
-    """How many of c_1..c_n the model predicts when fed the true chain (0 from an
-    undefined step on)."""
-    from transformer_sim.errors import ModelUndefined
-    from transformer_sim.forward import Decoder
+def _teacher_forced_tokens(model: Model, prompts: list[np.ndarray],
+                           chains: np.ndarray) -> np.ndarray:
+    """Per prompt, how many of its chain tokens (c_1..c_n; cot:K: c_K, ..., c_n) the
+    model predicts when fed the true chain (0 from an undefined step on), all prompts as
+    one batch."""
+    from transformer_sim.batch import run_batch
 
-    dec = Decoder(model, capacity=prompt.size + chain.size - 1)
-    good = 0
-    try:
-        pred = dec.extend(prompt)
-        for i, c in enumerate(chain):
-            good += pred == c
-            if i + 1 < chain.size:
-                pred = dec.push(int(c))
-    except ModelUndefined:
-        pass
-    return int(good)
+    run = run_batch(model, [np.concatenate([p, c[:-1]]) for p, c in zip(prompts, chains)])
+    n = chains.shape[1]
+    idx = np.array([p.size - 1 for p in prompts])[:, None] + np.arange(n)[None, :]
+    return (np.take_along_axis(run.preds, idx, axis=1) == chains).sum(axis=1)

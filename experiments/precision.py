@@ -33,6 +33,8 @@ LADDER = ("float4_e2m1fn", "float6_e2m3fn", "float6_e3m2fn", "paper:e=2,s=2", "p
           "paper:e=5,s=8", "float32")
 #: a model is taken when its reference accuracy is at least this
 MIN_ACCURACY = 0.9
+#: held-out prompts per model and format unless the SPEC or the caller says otherwise
+SAMPLES = 1000
 
 
 @dataclass
@@ -74,12 +76,14 @@ def select_models(rows: Sequence[dict[str, Any]], settings: Sequence[str],
 def run_precision(sweep_dir: str | os.PathLike, formats: Sequence[str] = LADDER,
                   settings: Sequence[str] = ("cot",), min_accuracy: float = MIN_ACCURACY,
                   *, scheduler: str | None = None, workers: int | None = None,
-                  progress: bool = True) -> PrecisionResult:
+                  progress: bool = True, samples: int | None = None) -> PrecisionResult:
     """Evaluate the models of a finished sweep that solve their task in every format of
     ``formats``; lines to ``sweep_dir/precision.jsonl``. ``scheduler`` as in
     `experiments.sweep.run_sweep` (``"synchronous"``: in this process). Raises
     `CotsimInputError` for a folder that is not a sweep or has no results, an unknown
-    format or setting, or ``min_accuracy`` outside [0, 1], before anything is written."""
+    format or setting, or ``min_accuracy`` outside [0, 1], before anything is written.
+    ``samples``: held-out prompts per model and format (default: the SPEC's
+    ``samples``, else `SAMPLES`), each model's run as one batch."""
     from .evaluate import parse_format
     from .report import reference_format
     from .sweep import Run
@@ -108,13 +112,14 @@ def run_precision(sweep_dir: str | os.PathLike, formats: Sequence[str] = LADDER,
     result = PrecisionResult(out_dir=sweep_dir)
     have = {tuple(r[k] for k in KEY) for r in read_all_results(sweep_dir)}
     todo = []
+    k = int(samples) if samples is not None else spec.options.get("samples", SAMPLES)
     for key in models:
         run = Run(*key)
         result.models.append(run.name)
         fmts = [f for f in dict.fromkeys(formats) if run.key(f) not in have]
         if fmts:
             todo.append((run, os.path.join(sweep_dir, "runs", run.name), fmts,
-                         spec.train_options(run.task), spec.samples))
+                         spec.train_options(run.task), k))
         else:
             result.skipped += 1
     if not todo:

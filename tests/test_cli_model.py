@@ -87,6 +87,42 @@ def test_run_prints_undefined_and_carries_on(tmp_path, capsys):
     assert (code, out.splitlines()) == (0, ["1,undefined", "undefined"])
 
 
+def test_run_tokens_file_is_one_batch(model_file, tmp_path, capsys):
+    """--tokens-file: one prompt a line (lengths differ; blank lines and comments
+    skipped), after the --tokens; the same lines as the one-prompt library calls, also
+    with --cot and --json, and the next tokens vary over the prompts."""
+    model = npz.load(model_file)
+    rng = np.random.default_rng(5)
+    prompts = [rng.integers(0, 4, size=int(rng.integers(1, 7))).tolist() for _ in range(30)]
+    f = tmp_path / "prompts.txt"
+    f.write_text("# prompts\n" + "\n".join(",".join(map(str, p)) for p in prompts[1:])
+                 + "\n\n")
+    argv = ["model", "run", str(model_file), "--tokens", ",".join(map(str, prompts[0])),
+            "--tokens-file", str(f)]
+    code, out, err = cli(capsys, *argv)
+    want = [str(next_token(model, p)) for p in prompts]
+    assert (code, out.splitlines(), err) == (0, want, "")
+    assert len(set(want)) > 1
+    code, out, err = cli(capsys, *argv, "--cot", "4", "--json")
+    records = [json.loads(line) for line in out.splitlines()]
+    assert code == 0 and [r["tokens"] for r in records] == prompts
+    assert [r["cot"] for r in records] == [list(run_cot(model, p, 4).tokens) for p in prompts]
+    assert not any("undefined" in r for r in records)
+
+
+@pytest.mark.parametrize("text, message", [
+    ("0,1\n0,x\n", "prompts.txt:2: '0,x': 'x' is not a token id"),
+    ("0,1\n\n1,9\n", "prompts.txt:3: token 9 at position 1 is outside the vocabulary"),
+    ("0\n" + ",".join(["1"] * 11) + "\n", "prompts.txt:2: sequence of 11 tokens"),
+])
+def test_run_tokens_file_bad_line(model_file, tmp_path, capsys, text, message):
+    f = tmp_path / "prompts.txt"
+    f.write_text(text)
+    code, out, err = cli(capsys, "model", "run", str(model_file), "--tokens-file", str(f))
+    assert code == 2 and out == "" and message in err
+    assert err.count("\n") == 1 and "Traceback" not in err
+
+
 def test_info(model_file, capsys):
     code, out, err = cli(capsys, "model", "info", str(model_file), "--json")
     info = json.loads(out)
@@ -131,6 +167,8 @@ def test_bad_input_one_line_exit_2(model_file, tmp_path, capsys):
           str(tmp_path / "a.npz")], "'x' is not an integer"),
         (["model", "run", str(model_file), "--tokens", "0", "--cot", "0"], "at least 1"),
         (["model", "run", str(model_file)], "--tokens"),
+        (["model", "run", str(model_file), "--tokens-file", str(tmp_path / "none.txt")],
+         "none.txt"),
     ]
     for argv, message in cases:
         code, out, err = cli(capsys, *argv)

@@ -383,14 +383,36 @@ def test_evaluate_in_formats(tiny_run):
     model = load(out / "model.npz")
     task = parse_task(TINY["task"])
     s = task.sample(np.random.default_rng([2, 1]), 3, 40)
-    full = sum(_teacher_forced_tokens(model, p, c) == 3 for p, c in zip(s.prompts, s.chains))
+    full = sum(_decoder_teacher_forced(model, p, c) == 3 for p, c in zip(s.prompts, s.chains))
     assert full / 40 == r["teacher_forced"]
+    batched = _teacher_forced_tokens(model, [np.asarray(p) for p in s.prompts],
+                                     np.array(s.chains))
+    assert batched.tolist() == [_decoder_teacher_forced(model, p, c)
+                                for p, c in zip(s.prompts, s.chains)]
     for fmt in ("bfloat16", "paper:e=0,s=1", "e5m2"):
         q = evaluate(out / "model.npz", TINY["task"], "cot", 3, fmt, samples=20)
         assert 0 <= q["accuracy"] <= 1 - q["undefined"]
         assert q["format"] == FloatFormat.parse(fmt).spec
     rounded = in_format(model, FloatFormat.parse("bfloat16"))
     assert np.array_equal(rounded.TE, FloatFormat.parse("bfloat16").round(model.TE))
+
+
+def _decoder_teacher_forced(model, prompt, chain) -> int:
+    """How many of c_1..c_n the one-prompt Decoder predicts when fed the true chain."""
+    from transformer_sim.errors import ModelUndefined
+    from transformer_sim.forward import Decoder
+
+    dec = Decoder(model, capacity=len(prompt) + len(chain) - 1)
+    good = 0
+    try:
+        pred = dec.extend(prompt)
+        for i, c in enumerate(chain):
+            good += pred == c
+            if i + 1 < len(chain):
+                pred = dec.push(int(c))
+    except ModelUndefined:
+        pass
+    return good
 
 
 def _score_model(task, score: float) -> "Model":
@@ -548,7 +570,7 @@ def test_cot_k_trains_and_evaluates(tmp_path):
     r = evaluate(out / "model.npz", task, setting, n, "float32", samples=12, seed=1)
     s = t.sample(np.random.default_rng([2, 1]), n, 12)
     want = T.emitted(setting, s.chains)
-    full = [_teacher_forced_tokens(model, p, c) for p, c in zip(s.prompts, want)]
+    full = [_decoder_teacher_forced(model, p, c) for p, c in zip(s.prompts, want)]
     assert r["teacher_forced"] == sum(f == 2 for f in full) / 12 == r["chain_accuracy"]
     assert r["teacher_forced_tokens"] == sum(full) / 24
     with pytest.raises(CotsimInputError, match="does not divide"):

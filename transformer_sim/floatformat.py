@@ -251,8 +251,11 @@ class FloatFormat:
                 raise FormatError(f"format {spec!r}: missing {key}=")
 
         def integer(key: str) -> int:
+            shown = kv[key] if len(kv[key]) <= 20 else kv[key][:20] + "..."
+            if not re.fullmatch(r"[+-]?\d+", kv[key]):
+                raise FormatError(f"format {spec[:40]!r}: {key} must be an integer, "
+                                  f"got {shown!r}")
             if not re.fullmatch(r"[+-]?\d{1,18}", kv[key]):  # int() refuses 4,300 digits
-                shown = kv[key] if len(kv[key]) <= 20 else kv[key][:20] + "..."
                 raise FormatError(f"format {spec[:40]!r}: {key} must be an integer of at "
                                   f"most 18 digits, got {shown!r}")
             return int(kv[key])

@@ -46,7 +46,7 @@ from numba import njit
 
 from . import fparith
 from .errors import ModelError, ModelUndefined
-from .fparith import (_MAX_PARTIALS, _dot, add, div, dot, exact_finish, exact_push, exp_,
+from .fparith import (_MAX_PARTIALS, _dot, _fast, _rnd_fast, add, div, dot, exact_finish, exact_push, exp_,
                       fx_add, fx_clip, fx_div, fx_exp, fx_mul, matvec, mul, relu, sub,
                       sum_exact, sum_iterative)
 from .model import Model
@@ -221,6 +221,11 @@ def _dot_csr(lay, r, x, mode, P, parts):
     if mode == 0:
         if hi == lo:
             return 0.0
+        if _fast(P):  # add and mul on fparith's fast route, inlined
+            acc = _rnd_fast(val[lo] * x[idx[lo]], P)
+            for e in range(lo + 1, hi):
+                acc = _rnd_fast(acc + _rnd_fast(val[e] * x[idx[e]], P), P)
+            return acc
         acc = mul(val[lo], x[idx[lo]], P)
         for e in range(lo + 1, hi):
             acc = add(acc, mul(val[e], x[idx[e]], P), P)
@@ -266,6 +271,11 @@ def _dot_sel(w, x, sel, n, mode, P, parts):
     if mode == 0:
         if n == 0:
             return 0.0
+        if _fast(P):
+            acc = _rnd_fast(w[sel[0]] * x[sel[0]], P)
+            for i in range(1, n):
+                acc = _rnd_fast(acc + _rnd_fast(w[sel[i]] * x[sel[i]], P), P)
+            return acc
         acc = mul(w[sel[0]], x[sel[0]], P)
         for i in range(1, n):
             acc = add(acc, mul(w[sel[i]], x[sel[i]], P), P)

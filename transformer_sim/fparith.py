@@ -50,7 +50,9 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit
+from llvmlite import ir as llvm_ir
+from numba import njit, types
+from numba.extending import intrinsic
 
 from .params import (EMAX, EMIN, F64, FAMILY, IEEE, KPAPER, MANT, MAXV, MINPOS, NF_NONE,
                      NONFIN, NPARAMS, OV_INF, OV_NAN, OVERFLOW, PAPER, R_AWAY, R_EVEN,
@@ -58,6 +60,11 @@ from .params import (EMAX, EMIN, F64, FAMILY, IEEE, KPAPER, MANT, MAXV, MINPOS, 
 
 SUM_ITERATIVE = 0
 SUM_EXACT = 1
+
+_MAG = 0x7FFFFFFFFFFFFFFF
+_SIGN = -0x8000000000000000
+_INF_BITS = 0x7FF0000000000000
+_NAN_BITS = 0x7FF8000000000000
 
 # Upper bound on the partials of an expansion: they are non-overlapping, so each
 # holds at least one distinct bit position of the float64 range (2098 of them).
@@ -234,6 +241,115 @@ def _round_fixed(hi, sl, k, P):
     return -r if neg else r
 
 
+# ------------------------------------------------------------------ fast route
+#
+# `fast_params(P)` appends to P what this route needs (see FAST_* below); `rnd`, `add`,
+# `mul` and `div` given such a P compute the operation in float64 and round the float64
+# result once, here by integer arithmetic on its bit pattern when it lies in a normal
+# binade of the target and does not overflow; every other case (zero, subnormal,
+# overflow, inf, NaN) goes the general way. Why this is the exact rounding:
+# - rounding a float64 value is `rnd`'s job, and on a normal binade of a binary format
+#   of p <= 25 significant bits it is the classic bit trick (the carry out of the
+#   significand moves into the exponent), for each rounding to nearest;
+# - the format's values have p significant bits, so a product is exact in float64
+#   (2p <= 53), and for a sum or a quotient the float64 rounding is innocuous: with
+#   53 >= 2p + 2, fl64(a op b) rounds to nearest exactly as a op b does (Figueroa, "When
+#   is double rounding innocuous?", 1995), whatever the tie rule, since the exact result
+#   is a midpoint of the target only when fl64 leaves it unchanged;
+# - the exponent ranges are such that float64 neither overflows nor underflows.
+# The paper's format e >= 1 is such a format: its positive values are the 2s-bit
+# significands S * 2^(E-s), 2^(2s-1) <= S <= K, for Emin <= E <= Emax, and the multiples
+# of 2^(Emin-s) below (see `_round_paper`), with ties toward zero and no overflow. The
+# fixed-point formats keep their own fast route. tests/test_batch.py checks all of it
+# bit for bit against the general route (exhaustively on the pairs of small formats).
+
+#: appended by `fast_params` at NPARAMS + i: flag, shift (53 - p), float64 biased
+#: exponents of the lowest and highest normal binade, tie rule
+FAST, FAST_SHIFT, FAST_LO, FAST_HI, FAST_TIES = range(1, 6)
+
+
+@intrinsic
+def _f2i(typingctx, x):
+    """The bit pattern of a float64, as an int64."""
+    if x == types.float64:
+        def codegen(context, builder, sig, args):
+            return builder.bitcast(args[0], llvm_ir.IntType(64))
+        return types.int64(types.float64), codegen
+    return None
+
+
+@intrinsic
+def _i2f(typingctx, x):
+    """The float64 of an int64 bit pattern."""
+    if x == types.int64:
+        def codegen(context, builder, sig, args):
+            return builder.bitcast(args[0], llvm_ir.DoubleType())
+        return types.float64(types.int64), codegen
+    return None
+
+
+def fast_params(P: np.ndarray) -> np.ndarray:
+    """``P`` with the fast route on, where the format allows it (an IEEE-like or paper
+    format of at most 25 significant bits, rounding to nearest, exponents within
+    +-500); else ``P`` itself. Same results as ``P``, faster."""
+    P = np.asarray(P, dtype=np.float64)
+    fam, mant, emin, emax = int(P[FAMILY]), int(P[MANT]), int(P[EMIN]), int(P[EMAX])
+    if P.shape[0] > NPARAMS and P[NPARAMS] != 0.0:
+        return P                                  # the GENERAL flag: keep it general
+    if fam == IEEE and 1 <= mant <= 24 and int(P[ROUNDING]) in (R_EVEN, R_AWAY, R_TIES_ZERO):
+        p, lo, hi, ties = mant + 1, emin, emax, int(P[ROUNDING])
+    elif fam == PAPER and emin < emax and 1 <= 2 * mant <= 25:
+        p, lo, hi, ties = 2 * mant, emin + mant - 1, emax + mant - 1, R_TIES_ZERO
+    else:
+        return P
+    if not (-500 <= lo - p and hi <= 500):
+        return P
+    out = np.zeros(NPARAMS + 6, dtype=np.float64)
+    out[:NPARAMS] = P[:NPARAMS]
+    # float32 itself: the hardware's float64 -> float32 conversion is that rounding
+    f32 = (fam == IEEE and (mant, emin, emax) == (23, -126, 127) and P[SUBN] != 0.0
+           and P[OVERFLOW] == 0.0 and int(P[ROUNDING]) == R_EVEN
+           and P[MAXV] == float(np.finfo(np.float32).max))
+    out[NPARAMS + FAST] = 2.0 if f32 else 1.0
+    out[NPARAMS + FAST_SHIFT] = 53 - p
+    out[NPARAMS + FAST_LO] = lo + 1023
+    out[NPARAMS + FAST_HI] = hi + 1023
+    out[NPARAMS + FAST_TIES] = ties
+    return out
+
+
+@njit(cache=True, inline="always")
+def _fast(P):
+    return P.shape[0] > NPARAMS + FAST and P[NPARAMS + FAST] != 0.0
+
+
+@njit(cache=True, inline="always")
+def _rnd_fast(x, P):
+    """`rnd` by the bit pattern on the normal binades (see the section's comment); for
+    float32 (flag 2) by the hardware's conversion, which rounds to nearest even, keeps
+    subnormals, and overflows to inf, as `rnd` does."""
+    if P[NPARAMS + FAST] == 2.0:
+        return float(np.float32(x))
+    b = _f2i(x)
+    mag = b & _MAG
+    ex = mag >> 52
+    if ex < int(P[NPARAMS + FAST_LO]) or ex > int(P[NPARAMS + FAST_HI]):
+        return _rnd_general(x, P)
+    shift = np.int64(P[NPARAMS + FAST_SHIFT])
+    half = np.int64(1) << (shift - 1)
+    ties = int(P[NPARAMS + FAST_TIES])
+    if ties == R_EVEN:
+        r = mag + (half - 1) + ((mag >> shift) & 1)
+    elif ties == R_AWAY:
+        r = mag + half
+    else:
+        r = mag + (half - 1)
+    y = _i2f(r & ~((np.int64(1) << shift) - 1))
+    if y > P[MAXV]:
+        return _rnd_general(x, P)
+    return -y if b < 0 else y
+
+
 @njit(cache=True)
 def _round2(hi, sl, k, P):
     """Round (hi + tail) * 2^k, hi finite and nonzero, sign(tail) = sl, |tail| < ulp(hi)."""
@@ -269,6 +385,14 @@ def rnd(x, P):
     A NaN stays NaN, except in an ieee format without NaN (nonfinite="none"), where it
     becomes the zero of the opposite sign: ml_dtypes' conversion to its FP6 and FP4
     formats. An inf becomes inf, B or NaN as the format's overflow says."""
+    if _fast(P):
+        return _rnd_fast(x, P)
+    return _rnd_general(x, P)
+
+
+@njit(cache=True)
+def _rnd_general(x, P):
+    """`rnd` by the general route."""
     fam = int(P[FAMILY])
     if fam == F64:
         return x
@@ -291,6 +415,8 @@ def add(a, b, P):
     s = a + b
     if int(P[FAMILY]) == F64:
         return s
+    if _fast(P):
+        return _rnd_fast(s, P)
     if not (math.isfinite(a) and math.isfinite(b)):
         return rnd(s, P)
     if math.isinf(s):
@@ -325,6 +451,8 @@ def mul(a, b, P):
     """[a * b]."""
     if int(P[FAMILY]) == F64:
         return a * b
+    if _fast(P):
+        return _rnd_fast(a * b, P)
     if not (math.isfinite(a) and math.isfinite(b)) or a == 0.0 or b == 0.0:
         return rnd(a * b, P)
     ma, ka = math.frexp(a)                # |ma| in [1/2, 1): no under/overflow below
@@ -340,6 +468,8 @@ def div(a, b, P):
         return math.nan
     if int(P[FAMILY]) == F64:
         return a / b
+    if _fast(P):
+        return _rnd_fast(a / b, P)
     if not (math.isfinite(a) and math.isfinite(b)) or a == 0.0:
         return rnd(a / b, P)
     ma, ka = math.frexp(a)
@@ -481,6 +611,11 @@ def _dot(w, x, mode, P, parts):
     if mode == SUM_ITERATIVE:
         if n == 0:
             return 0.0
+        if _fast(P):  # add and mul on the fast route, inlined
+            acc = _rnd_fast(w[0] * x[0], P)
+            for c in range(1, n):
+                acc = _rnd_fast(acc + _rnd_fast(w[c] * x[c], P), P)
+            return acc
         acc = mul(w[0], x[0], P)
         for c in range(1, n):
             acc = add(acc, mul(w[c], x[c], P), P)
@@ -517,10 +652,6 @@ def round_array_scalar(x, P, out):
         out[i] = rnd(x[i], P)
 
 
-_MAG = 0x7FFFFFFFFFFFFFFF
-_SIGN = -0x8000000000000000
-_INF_BITS = 0x7FF0000000000000
-_NAN_BITS = 0x7FF8000000000000
 
 
 @njit(cache=True)

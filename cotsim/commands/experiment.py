@@ -96,7 +96,8 @@ def register(sub: argparse._SubParsersAction, name: str) -> None:
     e.add_argument("--n", type=_integer, required=True, help="input length n")
     e.add_argument("--format", required=True,
                    help=FORMAT_HELP)
-    e.add_argument("--samples", type=positive, default=256, help="prompts (default 256)")
+    e.add_argument("--samples", type=positive, default=1000,
+                   help="prompts, run as one batch (default 1000)")
     e.add_argument("--seed", type=int_at_least(0), default=0, help="random seed (0)")
     e.add_argument("--json", action="store_true", help="print one JSON object")
     e.set_defaults(run=run_eval)
@@ -132,6 +133,9 @@ def register(sub: argparse._SubParsersAction, name: str) -> None:
     q.add_argument("--min-accuracy", type=_float, default=None,
                    help="take a model when its float32 accuracy is at least this "
                    "(default 0.9)")
+    q.add_argument("--samples", type=positive, default=None,
+                   help="held-out prompts per model and format, run as one batch "
+                   "(default: the SPEC's samples, else 1000)")
     q.add_argument("--scheduler", metavar="ADDRESS", default=None,
                    help="a Dask scheduler (default: a local cluster, one process per core)")
     q.add_argument("--workers", type=positive, default=None,
@@ -208,7 +212,7 @@ def run_precision(args: argparse.Namespace) -> int:
                     _names(args.settings),
                     MIN_ACCURACY if args.min_accuracy is None else args.min_accuracy,
                     scheduler=args.scheduler, workers=args.workers,
-                    progress=not args.no_progress)
+                    progress=not args.no_progress, samples=args.samples)
     print(summary_line(result))
     for name, why in result.failed.items():
         print(f"cotsim experiment precision: {name}: {why}", file=sys.stderr)

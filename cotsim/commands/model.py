@@ -1,12 +1,15 @@
 """``cotsim model random|run|info``: make, run and describe finite-precision transformers.
 
 - ``model random ... -o M.npz [--force]`` writes a random model (atomically).
-- ``model run M.npz --tokens 0,1,1,0 [--tokens ...] [--cot T]`` prints one line per
-  ``--tokens``: the next token id, or with ``--cot T`` the T generated ids separated by
-  commas. ``undefined`` stands where the forward pass is undefined (some Z_i = 0): the
+- ``model run M.npz --tokens 0,1,1,0 [--tokens ...] [--tokens-file F] [--cot T]`` prints
+  one line per prompt (the ``--tokens`` in order, then the lines of F, one prompt a
+  line, comma-separated; blank lines and ``#`` comments skipped; ``-`` reads standard
+  input): the next token id, or with ``--cot T`` the T generated ids separated by
+  commas. All prompts run as one batch (`transformer_sim.batch.run_batch`, bit for bit
+  the one-prompt decoder). ``undefined`` stands where the forward pass is undefined (some Z_i = 0): the
   whole line without ``--cot``; with ``--cot`` the tokens of the defined steps, then
   ``undefined`` for the first undefined step (later steps cannot be computed).
-- ``model run ... --json`` prints one JSON object per ``--tokens`` instead:
+- ``model run ... --json`` prints one JSON object per prompt instead:
   ``{"tokens", "next"}``, or with ``--cot`` ``{"tokens", "cot"}``, plus
   ``"undefined": true`` where the forward pass is undefined (``next`` is then null, and
   ``cot`` holds the tokens of the defined steps).
@@ -54,19 +57,23 @@ def register(sub: argparse._SubParsersAction, name: str) -> None:
     r.set_defaults(run=run_random)
 
     u = msub.add_parser("run", help="greedy next token or CoT tokens for prompts",
-                        description="One line per --tokens: the next token id, or with "
-                        "--cot T the T generated ids, comma-separated; 'undefined' where "
-                        "the forward pass is undefined.")
+                        description="One line per prompt (--tokens, then the lines of "
+                        "--tokens-file): the next token id, or with --cot T the T generated "
+                        "ids, comma-separated; 'undefined' where the forward pass is "
+                        "undefined. All prompts run as one batch.")
     u.add_argument("model", help="a model .npz file")
-    u.add_argument("--tokens", action="append", required=True, metavar="IDS",
+    u.add_argument("--tokens", action="append", default=[], metavar="IDS",
                    help="a prompt: comma-separated token ids, e.g. 0,1,1,0 (repeatable)")
+    u.add_argument("--tokens-file", metavar="F",
+                   help="one prompt a line, comma-separated token ids ('-': stdin; blank "
+                   "lines and # comments skipped)")
     u.add_argument("--cot", type=positive, default=None, metavar="T",
                    help="generate T tokens, feeding each back in")
     u.add_argument("--format", default=None, metavar="FMT",
                    help="run the model in another format, its weights rounded to it "
                    f"({FORMAT_HELP})")
     u.add_argument("--json", action="store_true",
-                   help='one JSON object per --tokens: {"tokens", "next"} or with --cot '
+                   help='one JSON object per prompt: {"tokens", "next"} or with --cot '
                    '{"tokens", "cot"}, and "undefined": true where the pass is undefined')
     u.set_defaults(run=run_run)
 
@@ -84,7 +91,7 @@ def _print_help(parser: argparse.ArgumentParser) -> int:
     return 2
 
 
-def _parse_tokens(text: str) -> list[int]:
+def _parse_tokens(text: str, where: str | None = None) -> list[int]:
     from circuits.errors import CotsimInputError
 
     parts = text.split(",")
@@ -93,9 +100,27 @@ def _parse_tokens(text: str) -> list[int]:
         part = part.strip()
         if not part.isdigit() or not part.isascii():
             what = "an empty entry" if not part else repr(part)
-            raise CotsimInputError(f"--tokens {text!r}: {what} is not a token id "
-                                   "(expected comma-separated integers >= 0)")
+            raise CotsimInputError(f"{where or '--tokens'} {text!r}: {what} is not a token "
+                                   "id (expected comma-separated integers >= 0)")
         out.append(int(part))
+    return out
+
+
+def _prompts(args: argparse.Namespace) -> list[tuple[str | None, list[int]]]:
+    """(where, tokens) for each --tokens, then each line of --tokens-file (where is
+    FILE:LINE, for the error line)."""
+    from circuits.errors import CotsimInputError
+
+    from .evaluate import _file_lines
+
+    out: list[tuple[str | None, list[int]]] = [(None, _parse_tokens(t)) for t in args.tokens]
+    if args.tokens_file is not None:
+        name = "<stdin>" if args.tokens_file == "-" else args.tokens_file
+        for number, line in _file_lines(args.tokens_file):
+            where = f"{name}:{number}:"
+            out.append((where, _parse_tokens(line, where)))
+    if not out:
+        raise CotsimInputError("give prompts with --tokens IDS or --tokens-file F")
     return out
 
 
@@ -122,16 +147,7 @@ def run_random(args: argparse.Namespace) -> int:
     return 0
 
 
-def cot_line(trace) -> str:
-    """The output line of one prompt under ``--cot``."""
-    items = [str(t) for t in trace.tokens]
-    if trace.undefined:
-        items.append("undefined")
-    return ",".join(items)
-
-
 def run_run(args: argparse.Namespace) -> int:
-    from transformer_sim.errors import ModelUndefined
     from transformer_sim.npz import load
 
     model = load(args.model)
@@ -143,37 +159,35 @@ def run_run(args: argparse.Namespace) -> int:
             model = model.in_format(FloatFormat.parse(args.format))
         except CotsimInputError as e:
             raise CotsimInputError(f"--format {args.format!r}: {e}") from None
-    prompts = [_parse_tokens(t) for t in args.tokens]
+    from transformer_sim.errors import ModelError
+
+    where_prompts = _prompts(args)
     extra = (args.cot - 1) if args.cot else 0
-    for prompt in prompts:  # validate every prompt before printing anything
-        model.check_tokens(prompt, extra_positions=extra)
-    if args.cot is None:
-        from transformer_sim.forward import next_token
+    for where, prompt in where_prompts:  # validate every prompt before printing anything
+        try:
+            model.check_tokens(prompt, extra_positions=extra)
+        except ModelError as e:
+            if where is None:
+                raise
+            raise ModelError(f"{where} {e}") from None
+    from transformer_sim.batch import run_batch
 
-        for prompt in prompts:
-            try:
-                token: int | None = next_token(model, prompt)
-            except ModelUndefined:
-                token = None
-            if args.json:
-                record = {"tokens": prompt, "next": token}
-                if token is None:
-                    record["undefined"] = True
-                print(json.dumps(record), flush=False)
-            else:
-                print("undefined" if token is None else token, flush=False)
-    else:
-        from transformer_sim.cot import run_cot
-
-        for prompt in prompts:
-            trace = run_cot(model, prompt, args.cot)
-            if args.json:
-                record = {"tokens": prompt, "cot": list(trace.tokens)}
-                if trace.undefined:
-                    record["undefined"] = True
-                print(json.dumps(record))
-            else:
-                print(cot_line(trace))
+    prompts = [p for _, p in where_prompts]
+    run = run_batch(model, prompts, args.cot or 1)
+    lines = []
+    for b, prompt in enumerate(prompts):
+        tokens, undefined = run.cot(b)
+        record: dict = {"tokens": prompt}
+        if args.cot is None:
+            record["next"] = None if undefined else tokens[0]
+            text = "undefined" if undefined else str(tokens[0])
+        else:
+            record["cot"] = tokens
+            text = ",".join([str(t) for t in tokens] + (["undefined"] if undefined else []))
+        if undefined:
+            record["undefined"] = True
+        lines.append(json.dumps(record) if args.json else text)
+    print("\n".join(lines))
     return 0
 
 
