@@ -76,7 +76,7 @@ def test_every_prompt_agrees(fmt, iterative, n, k):
     assert cm.iterative == iterative
     v = verify(cm)
     assert v.exhaustive and v.agrees, v.mismatches
-    assert cm.circuit.size <= cm.estimate
+    assert cm.circuit.size / 2 <= cm.estimate <= 2 * cm.circuit.size
     assert cm.figures()["depth"] <= cm.depth_bound
     want = "AC0" if iterative == "ac0" else "TC0"
     assert basis(cm.circuit) in (want, "fanin2") or (want == "TC0" and
@@ -150,7 +150,7 @@ def test_auto_picks_the_constant_depth_construction():
     e0s1 = majority_model(64, "paper:e=0,s=1", "iterative")
     assert resolve_iterative(e0s1, 8, "iterative") == "ac0"
     # beyond the budget ac0 gives way to tc0 (fixed point) ...
-    assert resolve_iterative(e0s1, 64, "iterative", budget=10 ** 5) == "tc0"
+    assert resolve_iterative(e0s1, 64, "iterative", budget=10 ** 4) == "tc0"
     # ... and to the tree with exponent bits; exact sums use none of them
     wide = random_model(2, 1, 1, 2, 2, 8, "paper:e=2,s=2", "iterative", seed=0,
                         check_prompts=0)
