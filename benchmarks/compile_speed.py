@@ -34,6 +34,10 @@ own, and checked against the simulator on random prompts:
 
     .venv/bin/python benchmarks/compile_speed.py --theorems
 
+``--theorems --log-bits``: Theorem 3.2 in its own regime, the check's family (one model's
+weights in paper:e=0,s=ceil(log2 n)) at n = 8 .. 64 with tc0 (target: n = 64 in at most
+10 minutes and 8 GiB).
+
 One JSON line per figure.
 """
 from __future__ import annotations
@@ -57,6 +61,8 @@ from transformer_sim.forward import next_token  # noqa: E402
 from transformer_sim.random_model import random_model  # noqa: E402
 
 FORMAT = "paper:e=1,s=1"
+#: the format name of the O(log n)-bit family (proofs.no_cot_is_constant_depth)
+LOG_BITS = "paper:e=0,s=ceil(log2 n)"
 
 
 def build(name: str, mode: str, max_len: int, seed: int, wide: str):
@@ -77,7 +83,12 @@ def _child(conn, fmt: str, n: int, iterative: str, seed: int, budget: int, sampl
     from circuits.errors import CotsimInputError
     from transformer_sim.compile.verify import verify
 
-    model = random_model(2, 1, 1, 2, 2, 64, fmt, "iterative", seed=seed, check_prompts=0)
+    if fmt == LOG_BITS:  # Theorem 3.2's own regime: the check's family, s(n) = ceil(log2 n)
+        from proofs.no_cot_is_constant_depth import log_bits_at, log_bits_base
+
+        model = log_bits_at(log_bits_base(64), n)
+    else:
+        model = random_model(2, 1, 1, 2, 2, 64, fmt, "iterative", seed=seed, check_prompts=0)
     try:
         t = time.perf_counter()
         cm = compile_model(model, n, iterative=iterative, budget=budget)
@@ -87,7 +98,8 @@ def _child(conn, fmt: str, n: int, iterative: str, seed: int, budget: int, sampl
         return
     v = verify(cm, max_exhaustive=1 << 8, samples=samples, seed=n)
     figs = cm.figures()
-    conn.send({"seconds": round(seconds, 2), "size": figs["size"], "depth": figs["depth"],
+    conn.send({"format": model.fmt.spec, "seconds": round(seconds, 2), "size": figs["size"],
+               "depth": figs["depth"],
                "depth_bound": cm.depth_bound, "basis": figs["basis"],
                "wires": int(len(cm.circuit.fanin)), "estimate": cm.estimate,
                "checked": v.checked, "agrees": v.agrees,
@@ -110,6 +122,11 @@ def theorems(args) -> None:
     from transformer_sim.compile.monoid import monoid_of
     from transformer_sim.floatformat import FloatFormat
 
+    if args.log_bits:
+        for n in (8, 16, 32, 64):
+            emit(figure="theorem", construction="tc0", row="tc0, O(log n) bits", n=n,
+                 **_row(LOG_BITS, n, "tc0", args.seed, args.theorem_budget, args.samples))
+        return
     rows = [("tc0", "paper:e=0,s=2", n) for n in (8, 16, 32, 64)]
     rows += [("tc0", "paper:e=0,s=3", n) for n in (8, 16, 32, 64)]
     rows += [("ac0", "paper:e=0,s=1", n) for n in (4, 8, 16, 24, 32) if n <= args.ac0_max_n]
@@ -137,6 +154,8 @@ def main() -> None:
     ap.add_argument("--baseline", type=int, default=4096)
     ap.add_argument("--theorems", action="store_true",
                     help="the tc0/ac0 constructions of iterative sums (see above)")
+    ap.add_argument("--log-bits", action="store_true",
+                    help="with --theorems: only Theorem 3.2's O(log n)-bit family (tc0)")
     ap.add_argument("--ac0-max-n", type=int, default=24)
     ap.add_argument("--theorem-budget", type=int, default=4 * 10 ** 7)
     ap.add_argument("--samples", type=int, default=500)

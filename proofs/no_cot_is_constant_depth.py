@@ -122,6 +122,25 @@ def default_subjects() -> list[Subject]:
     ]
 
 
+def log_bits_base(max_len: int):
+    """Theorem 3.2's own regime, fixed point with O(log n) bits (measured by
+    ``benchmarks/compile_speed.py --theorems --log-bits``; not a row of this check yet,
+    see docs/compiler.md): one model's real weights, drawn in paper:e=0,s=3 (multiples of
+    2^-4 below 4), which every paper:e=0,s=S with S >= 3 represents exactly;
+    ``log_bits_at`` runs it in paper:e=0,s=ceil(log2 n)."""
+    from transformer_sim.random_model import random_model
+
+    return random_model(2, 1, 1, 2, 2, max_len, "paper:e=0,s=3", "iterative", seed=4,
+                        check_prompts=0)
+
+
+def log_bits_at(base, n: int):
+    """The base model in paper:e=0,s=s(n), s(n) = ceil(log2 n) (c = 0; n >= 8)."""
+    from transformer_sim.floatformat import FloatFormat
+
+    return base.in_format(FloatFormat.paper(0, max(3, math.ceil(math.log2(n)))))
+
+
 # -- exact rational least squares (SymPy) ------------------------------------------------
 @dataclass(frozen=True)
 class Fit:

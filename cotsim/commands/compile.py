@@ -7,7 +7,8 @@ construction of the iterative sums: tree, tc0 or ac0; "none" for exact sums),
 "depth_bound" (the construction's bound on depth, free of n except for tree),
 "estimate" and "seconds", and "verify" with --verify. Exit 0 on success, 1 when --verify
 finds a disagreement, 2 on bad input, including a circuit whose estimated size is over the
-budget (refused before any gate is built) and a construction the format does not allow.
+budget (refused before any gate is built), a construction the format does not allow, and
+contradictory flags (--iterative with exact sums, --adder with iterative sums).
 """
 from __future__ import annotations
 
@@ -79,6 +80,15 @@ def run(args: argparse.Namespace) -> int:
     from transformer_sim.npz import load
 
     model = load(args.model)
+    mode = args.sum or model.sum_mode
+    if mode == "exact" and args.iterative != "auto":
+        raise CotsimInputError(f"--iterative {args.iterative} chooses how iterative sums are "
+                               "built, but the sums are exact (--sum exact or the model's "
+                               "own); drop one of the two")
+    if mode == "iterative" and args.adder != "auto":
+        raise CotsimInputError(f"--adder {args.adder} chooses how exact sums are built, but the "
+                               "sums are iterative (--sum iterative or the model's own); drop "
+                               "one of the two")
     budget = args.budget or DEFAULT_BUDGET
     if args.cot:
         from transformer_sim.compile.chain import compile_chain

@@ -28,6 +28,9 @@ from .blockadd import BLOCKWISE_SUM_DEPTH, blockwise_gates
 from .softmax_max import STABLE_EXTRA_DEPTH, max_gates
 
 DEFAULT_BUDGET = 2_000_000
+#: gates the compiler (and the dry run) may make, dead ones included, per gate of budget:
+#: the budget bounds the swept circuit
+GUARD_SLACK = 4
 ADDERS = ("auto", "thermometer", "blockwise")
 #: iterative sums over positions: "auto" resolves by ``resolve_iterative``
 ITERATIVE = ("auto", "tree", "tc0", "ac0")
@@ -134,32 +137,85 @@ def resolve_adder(model: Model, seq_len: int, sum_mode: str, adder: str = "auto"
     return "thermometer" if thermo <= block else "blockwise"
 
 
+def measured(model: Model, seq_len: int, sum_mode: str, adder: str, iterative: str,
+             cap: float) -> tuple[int, bool]:
+    """The size estimate the budget uses: the dry run over the model's value domains
+    (``dry.dry_estimate``: within 2x of the real size on the benchmarks and on held-out
+    random models), stopped past ``cap`` (then False: the count is a lower bound). The
+    structural bound ``estimate`` stands in where the dry run does not apply (a stable
+    softmax) and, when it is already within ``cap``, for a quick yes."""
+    if getattr(model, "softmax", "paper") != "paper":
+        est = estimate(model, seq_len, sum_mode, adder, iterative=iterative)["total"]
+        return est, True
+    from .dry import dry_estimate
+
+    return dry_estimate(model, seq_len, sum_mode, adder, iterative, cap)
+
+
 def check(model: Model, seq_len: int, sum_mode: str, budget: int,
           adder: str = "thermometer", iterative: str = "tree") -> int:
-    """The estimated size; raises CircuitTooLarge (one line) when it is over ``budget``
-    or when the thermometer's weights would leave the fixed-point range."""
+    """The estimated size (``measured``); raises CircuitTooLarge (one line) when it is
+    over ``budget`` or when the thermometer's weights would leave the fixed-point range.
+    The advice names only what would be accepted (``advice``)."""
     fmt = model.fmt
     if sum_mode == "exact" and adder == "thermometer" and not thermometer_allowed(fmt):
         raise CircuitTooLarge(
             f"format {fmt.spec}: the thermometer adder needs max/min_positive below 2^40 "
             f"(a fixed-point range for its THR weights), it is "
             f"2^{fixed_point_bits(fmt):.1f}; use the block-wise adder (exact_adder="
-            f"'blockwise' or 'auto'), a narrower format (e.g. paper:e=1,s=1) or --sum "
-            f"iterative")
-    est = estimate(model, seq_len, sum_mode, adder, iterative=iterative)["total"]
+            f"'blockwise' or 'auto')")
+    est, complete = measured(model, seq_len, sum_mode, adder, iterative, GUARD_SLACK * budget)
     if est > budget:
         how = f"{sum_mode} sums" + (f", {adder} adder" if sum_mode == "exact"
                                     else f", {iterative} construction")
-        narrower = ("a narrower format (e.g. paper:e=1,s=1)" if fmt.num_values > 11
-                    else "a narrower format")
-        other = {"ac0": ", another construction (--iterative tc0 or tree)",
-                 "tc0": ", the tree (--iterative tree)"}.get(iterative, "")
+        size = f"{est:.3g}" if complete else f"over {est:.3g}"
+        tips = [text for text, _ in advice(model, seq_len, sum_mode, budget, adder,
+                                            iterative, est if complete else None)]
         raise CircuitTooLarge(
-            f"estimated size {est:.3g} gates exceeds the budget of {budget} gates "
-            f"(format {fmt.spec} has {fmt.num_values} values, n = {seq_len}, "
-            f"{how}); use {narrower}{other if sum_mode != 'exact' else ''}, a shorter "
-            f"sequence, or a larger --budget")
+            f"estimated size {size} gates exceeds the budget of {budget} gates (format "
+            f"{fmt.spec} has {fmt.num_values} values, n = {seq_len}, {how}); use "
+            + ", or ".join(tips))
     return est
+
+
+def advice(model: Model, seq_len: int, sum_mode: str, budget: int, adder: str,
+           iterative: str, est: int | None) -> list[tuple[str, dict]]:
+    """What would be accepted instead, each as (text, the compile options it changes):
+    another construction or adder the format allows whose estimate fits, the longest
+    shorter sequence that fits, and a budget that covers the estimate (``est``; None
+    when the dry run stopped early, then no number is named)."""
+    out: list[tuple[str, dict]] = []
+    def fits(n: int, a: str, it: str) -> bool:
+        return measured(model, n, sum_mode, a, it, GUARD_SLACK * budget)[0] <= budget
+
+    if sum_mode == "exact":
+        for other in ("thermometer", "blockwise"):
+            if other != adder and (other == "blockwise" or thermometer_allowed(model.fmt)) \
+                    and fits(seq_len, other, iterative):
+                out.append((f"the {other} adder (--adder {other})", {"adder": other}))
+    else:
+        for other in ("tree", "tc0", "ac0"):
+            if other != iterative and _allowed(model.fmt, other) and fits(seq_len, adder, other):
+                out.append((f"--iterative {other}", {"iterative": other}))
+    lo, hi = 0, seq_len  # the longest n < seq_len that fits (estimates grow with n)
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        lo, hi = (mid, hi) if fits(mid, adder, iterative) else (lo, mid)
+    if lo >= 1:
+        out.append((f"a shorter sequence (--seq-len {lo})", {"seq_len": lo}))
+    out.append((f"a larger budget (--budget {est})", {"budget": est}) if est is not None
+               else ("a larger --budget", {}))
+    return out
+
+
+def _allowed(fmt, construction: str) -> bool:
+    """Whether the format admits the iterative construction at all."""
+    if construction == "tc0":
+        return fmt.is_fixed_point
+    if construction == "ac0":
+        from .sums_ac0 import ac0_feasible
+        return ac0_feasible(fmt)
+    return True
 
 
 def resolve_iterative(model: Model, seq_len: int, sum_mode: str, iterative: str = "auto",
@@ -176,11 +232,11 @@ def resolve_iterative(model: Model, seq_len: int, sum_mode: str, iterative: str 
     if sum_mode == "exact":
         return "none"
     fmt = model.fmt
+    others = " or ".join(c for c in ("ac0", "tree") if _allowed(fmt, c))
     if iterative == "tc0" and not fmt.is_fixed_point:
         raise CotsimInputError(
             f"format {fmt.spec}: --iterative tc0 (Theorem 3.2) needs a fixed-point format "
-            "(paper:e=0,s=S); with exponent bits the paper leaves TC0 open. Use ac0 (small "
-            "formats) or tree")
+            f"(paper:e=0,s=S); with exponent bits the paper leaves TC0 open. Use {others}")
     if iterative in ("ac0", "auto"):
         from .monoid import MAX_STATES, MONOID_LIMIT
         from .sums_ac0 import ac0_feasible
@@ -191,10 +247,10 @@ def resolve_iterative(model: Model, seq_len: int, sum_mode: str, iterative: str 
                 f"format {fmt.spec}: --iterative ac0 (Theorem 3.1) needs the format's "
                 f"rounded-addition monoid, and it is out of reach (a paper format of at most "
                 f"{MAX_STATES} values whose monoid has at most {MONOID_LIMIT} elements); use "
-                "tc0 (fixed point) or tree")
+                + " or ".join(c for c in ("tc0", "tree") if _allowed(fmt, c)))
         if iterative == "auto":
-            if feasible and estimate(model, seq_len, sum_mode,
-                                     iterative="ac0")["total"] <= budget:
+            if feasible and measured(model, seq_len, sum_mode, "none", "ac0",
+                                     GUARD_SLACK * budget)[0] <= budget:
                 return "ac0"
             return "tc0" if fmt.is_fixed_point else "tree"
     return iterative

@@ -18,7 +18,8 @@ class Ctx:
 
     ``limit`` bounds the number of nodes: every table asks ``reserve`` before it
     enumerates its rows, so that a compilation that would outgrow the budget stops
-    before it allocates, never by running out of memory."""
+    before it allocates, never by running out of memory. ``slack``: the budget bounds the
+    final (swept) circuit, so the compiler lets ``slack`` times as many gates be made."""
 
     def __init__(self, fmt: FloatFormat, builder: CircuitBuilder, limit: int,
                  adder: str = "thermometer", iterative: str = "tree"):
@@ -27,6 +28,7 @@ class Ctx:
         self.iterative = iterative  # iterative sums over positions: "tree", "tc0" or "ac0"
         self.b = builder
         self.limit = int(limit)
+        self.slack = 1
         self.width = fmt.bit_width
         self.fvalues = fmt.values()
         self.minterm_cache: dict[tuple[int, ...], tuple[list[int], tuple[Bundle, ...]]] = {}
@@ -41,11 +43,13 @@ class Ctx:
             self.b.set_tag(None)
 
     def reserve(self, rows: int) -> None:
-        if self.b.num_nodes + rows > self.limit:
+        if self.b.num_nodes + rows > self.limit * self.slack:
+            over = "" if self.slack == 1 else (f" (the guard allows {self.slack}x that in "
+                                                "gates made before dead ones are swept)")
             raise CircuitTooLarge(
                 f"compilation stopped at {self.b.num_nodes} gates: the next table needs "
-                f"{rows} more, over the budget of {self.limit} gates; use a narrower format "
-                f"(e.g. paper:e=1,s=1), a shorter sequence, or a larger --budget")
+                f"{rows} more, over the budget of {self.limit} gates{over}; use a shorter "
+                f"sequence or a larger --budget")
 
     def encode(self, values: np.ndarray) -> np.ndarray:
         return self.fmt.encode(values).astype(np.int64)

@@ -36,7 +36,8 @@ from circuits.ir import Circuit
 from circuits.normalize import sweep
 
 from ..model import SUM_MODES, Model
-from .budget import DEFAULT_BUDGET, check, depth_bound, resolve_adder, resolve_iterative
+from .budget import (DEFAULT_BUDGET, GUARD_SLACK, check, depth_bound, resolve_adder,
+                     resolve_iterative)
 from ..progress import progress_bar
 from .walker import Walker, token_bits, token_bundle
 from .context import Ctx
@@ -99,13 +100,13 @@ def check_compilable(model: Model, seq_len: int, sum_mode: str, budget: int,
     if seq_len > model.max_len:
         raise CotsimInputError(f"sequence length {seq_len} is longer than the model's "
                                f"max_len {model.max_len}")
-    adder = resolve_adder(model, seq_len, sum_mode, adder)
-    iterative = resolve_iterative(model, seq_len, sum_mode, iterative, budget)
-    est = check(model, seq_len, sum_mode, budget, adder, iterative)
     if model.fmt.family != "paper":
         raise CotsimInputError(f"format {model.fmt.spec}: the compiler handles paper formats "
                                "only (paper:e=E,s=S); IEEE signed zeros, infinities and NaN "
                                "are not modelled")
+    adder = resolve_adder(model, seq_len, sum_mode, adder)
+    iterative = resolve_iterative(model, seq_len, sum_mode, iterative, budget)
+    est = check(model, seq_len, sum_mode, budget, adder, iterative)
     return est, adder, iterative
 
 
@@ -119,8 +120,10 @@ def input_bits(tokens: np.ndarray, vocab: int) -> np.ndarray:
 
 def new_context(model: Model, budget: int, optimise: bool = True,
                 adder: str = "thermometer", iterative: str = "tree") -> Ctx:
-    return Ctx(model.fmt, CircuitBuilder(strash=optimise, fold=optimise), budget, adder,
-               iterative)
+    ctx = Ctx(model.fmt, CircuitBuilder(strash=optimise, fold=optimise), budget, adder,
+              iterative)
+    ctx.slack = GUARD_SLACK  # the budget is on the swept circuit (``budget.check``)
+    return ctx
 
 
 def finish_circuit(ctx: Ctx, tokens: dict[str, list[int]], undef: int,

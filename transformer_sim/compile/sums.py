@@ -26,7 +26,7 @@ from typing import Sequence
 import numpy as np
 
 from .blockadd import blockwise_sum
-from .bundles import Bundle, Expr, Term, as_expr, evaluate
+from .bundles import Bundle, Expr, Term, as_expr, evaluate, grid_size
 from .context import Ctx
 from .tables import code_bits, literals, minterms, or_columns, table, thermometer_code
 from .units import round_units, to_units
@@ -91,15 +91,32 @@ def _steps(ctx: Ctx, targets: np.ndarray, Smin: int, Smax: int) -> np.ndarray:
     return hi
 
 
-def chain_sum(ctx: Ctx, terms: Sequence[Term]) -> Bundle:
-    """((t_0 + t_1) + t_2) + ..., one two-operand table per addition."""
+def chain_sum(ctx: Ctx, terms: Sequence[Term], tab=None) -> Bundle:
+    """((t_0 + t_1) + t_2) + ..., one table per addition. A term of several operands
+    (a product [q k]) is fused into its addition's table unless that table, over
+    (acc, operands), would have more rows than the term's own table plus a two-operand
+    addition (``split_term``): |F|^3 rows become 2 |F|^2. The depth is the same: the
+    term tables sit beside the chain. ``tab`` makes a table of a term (default
+    ``tables.table``; the dry run counts instead)."""
     fmt = ctx.fmt
-    acc = table(ctx, terms[0]) if terms else ctx.const(0.0)
+    tab = tab or (lambda term: table(ctx, term))
+    acc = tab(terms[0]) if terms else ctx.const(0.0)
     for t in terms[1:]:
         e = as_expr(t)
-        acc = table(ctx, Expr(lambda a, *xs, fn=e.fn: fmt.add(a, fn(*xs)),
-                              (acc,) + e.operands))
+        if split_term(acc, e):
+            e = as_expr(tab(e))
+        acc = tab(Expr(lambda a, *xs, fn=e.fn: fmt.add(a, fn(*xs)), (acc,) + e.operands))
     return acc
+
+
+def split_term(acc: Bundle, e: Expr) -> bool:
+    """Whether the term is cheaper as its own table before the addition: |acc| |grid|
+    fused rows against |grid| + |acc| |values of the term|."""
+    if len(e.operands) < 2:
+        return False
+    g = grid_size(e.operands)
+    _, vals = evaluate(e)
+    return acc.size * g > g + acc.size * len(np.unique(vals))
 
 
 @dataclass(eq=False)

@@ -88,9 +88,25 @@ class Walker:
             hit = self._memo[key] = make()
         return hit
 
+    # -- the gate-building steps (``dry.DryWalker`` counts them instead) ---------------
+    def table(self, term: Term) -> Bundle:
+        return table(self.ctx, term)
+
+    def table_bits(self, operands: Sequence[Bundle], matrix: np.ndarray) -> list[int]:
+        return table_bits(self.ctx, operands, matrix)
+
+    def zero_node(self, Z: Bundle) -> int | None:
+        """[Z = 0] (None when 0 is not in Z's domain)."""
+        zero = np.flatnonzero(Z.values == 0.0)
+        if not len(zero):
+            return None
+        lits = literals(self.ctx, Z)[int(zero[0])]
+        return self.ctx.b.AND(*lits) if lits else self.ctx.b.const(1)
+
     # -- sums -----------------------------------------------------------------------
     def dims_sum(self, terms: Sequence[Term]) -> Bundle:
-        return exact_sum(self.ctx, terms) if self.exact else chain_sum(self.ctx, terms)
+        return exact_sum(self.ctx, terms) if self.exact else chain_sum(self.ctx, terms,
+                                                                        self.table)
 
     def pos_sum(self, terms: Sequence[Term]) -> Bundle:
         """A sum over positions: by the exact adder, or by the iterative construction
@@ -119,7 +135,7 @@ class Walker:
         self._keep_memo(tokens)
         with ctx.tag("embed"):
             h = [list(self._memo_of(("h", 0, i), lambda i=i, tok=tok: tuple(
-                table(ctx, Expr(lambda t, i=i, c=c: fmt.add(model.TE[t.astype(np.int64), c],
+                self.table(Expr(lambda t, i=i, c=c: fmt.add(model.TE[t.astype(np.int64), c],
                                                             model.PE[i, c]), (tok,)))
                 for c in range(model.d_model)))) for i, tok in enumerate(tokens)]
         zeros: list[int] = []
@@ -137,7 +153,7 @@ class Walker:
                 with ctx.tag(f"layer{l}/attn/out"):
                     for r in range(model.d_model):
                         attn = self.dims_sum([U[hd][i][r] for hd in range(model.heads)])
-                        h[i][r] = table(ctx, Expr(lambda a, b: fmt.add(a, b), (h[i][r], attn)))
+                        h[i][r] = self.table(Expr(lambda a, b: fmt.add(a, b), (h[i][r], attn)))
                 with ctx.tag(f"layer{l}/mlp"):
                     h[i] = self.mlp(layer, h[i])
                 if l < L - 1:
@@ -180,7 +196,7 @@ class Walker:
                 continue
             if a is None:
                 with ctx.tag(f"{pre}/softmax"):
-                    a = [table(ctx, Expr(self._softmax_entry, (sj, Z))) for sj in s]
+                    a = [self.table(Expr(self._softmax_entry, (sj, Z))) for sj in s]
             with ctx.tag(f"{pre}/mix"):
                 o = [self.pos_sum([Expr(lambda x, y: fmt.mul(x, y), (a[j], V[j][c]))
                                    for j in range(i + 1)]) for c in range(len(V[0]))]
@@ -205,11 +221,7 @@ class Walker:
                 a = a if weights else None
             else:
                 Z = self.pos_sum([Expr(fmt.exp, (sj,)) for sj in s])
-            zero = np.flatnonzero(Z.values == 0.0)
-            node = None
-            if len(zero):
-                lits = literals(ctx, Z)[int(zero[0])]
-                node = ctx.b.AND(*lits) if lits else ctx.b.const(1)
+            node = self.zero_node(Z)
         return s, Z, node, a
 
     def _softmax_entry(self, s: np.ndarray, z: np.ndarray) -> np.ndarray:
@@ -220,17 +232,17 @@ class Walker:
         return np.where(z == 0.0, 0.0, q)
 
     def mlp(self, layer, h: list[Bundle]) -> list[Bundle]:
-        ctx, fmt = self.ctx, self.fmt
+        fmt = self.fmt
         z = self.matvec(layer.W1, h)
-        r = [table(ctx, Expr(lambda x, b=float(b): fmt.relu(fmt.add(x, b)), (zr,)))
+        r = [self.table(Expr(lambda x, b=float(b): fmt.relu(fmt.add(x, b)), (zr,)))
              for zr, b in zip(z, layer.b1.tolist())]
         m = self.matvec(layer.W2, r)
-        return [table(ctx, Expr(lambda x, y, b=float(b): fmt.add(x, fmt.add(y, b)), (hc, mc)))
+        return [self.table(Expr(lambda x, y, b=float(b): fmt.add(x, fmt.add(y, b)), (hc, mc)))
                 for hc, mc, b in zip(h, m, layer.b2.tolist())]
 
     def argmax(self, sums: list[Bundle]) -> list[int]:
         """Bits of the first index of the greatest logit [sums[v] + bout[v]]."""
-        ctx, fmt, b = self.ctx, self.fmt, self.ctx.b
+        fmt, b = self.fmt, self.ctx.b
         bout = self.model.bout.tolist()
         V = len(sums)
         ge: dict[tuple[int, int], int] = {}  # (u, v) -> [l_u >= l_v]
@@ -241,7 +253,7 @@ class Walker:
                 lv = fmt.add(ops[1].values, bout[v])
                 rows = np.indices((len(lu), len(lv))).reshape(2, -1)
                 x, y = lu[rows[0]], lv[rows[1]]
-                ge_uv, lt_uv = table_bits(ctx, ops, np.stack([x >= y, x < y], axis=1))
+                ge_uv, lt_uv = self.table_bits(ops, np.stack([x >= y, x < y], axis=1))
                 ge[u, v], ge[v, u] = ge_uv, lt_uv  # [l_v > l_u] = [l_u < l_v]
         wins = []
         for v in range(V):
