@@ -252,7 +252,12 @@ def _matvec(W, x, mode, P, out, parts, skips, lay, row0):
     row0 + r of ``lay``). Exact zero terms change no partial sum's value, so the results
     agree except perhaps in the sign of a zero; and a skipped 0 * inf would be NaN.
     Hence: x must be finite, and outside the paper family (which has no -0, inf or NaN)
-    a result that is 0 or NaN is recomputed with every term."""
+    a result that is 0 or NaN is recomputed with every term. On fparith's fast route
+    (iterative sums) every term, dense: the rounding dominates, not the zero terms."""
+    if mode == 0 and _fast(P):
+        for r in range(out.shape[0]):
+            out[r] = _dot(W[r], x, mode, P, parts)
+        return
     if skips and (int(P[FAMILY]) == PAPER or _all_finite(x)):
         check = int(P[FAMILY]) != PAPER
         for r in range(out.shape[0]):

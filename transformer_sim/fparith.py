@@ -264,8 +264,9 @@ def _round_fixed(hi, sl, k, P):
 # bit for bit against the general route (exhaustively on the pairs of small formats).
 
 #: appended by `fast_params` at NPARAMS + i: flag, shift (53 - p), float64 biased
-#: exponents of the lowest and highest normal binade, tie rule
-FAST, FAST_SHIFT, FAST_LO, FAST_HI, FAST_TIES = range(1, 6)
+#: exponents of the lowest and highest normal binade, tie rule, and below the lowest
+#: binade (0: none, then the general route) the quantum q of the values and 1/q
+FAST, FAST_SHIFT, FAST_LO, FAST_HI, FAST_TIES, FAST_Q, FAST_INVQ = range(1, 8)
 
 
 @intrinsic
@@ -304,7 +305,7 @@ def fast_params(P: np.ndarray) -> np.ndarray:
         return P
     if not (-500 <= lo - p and hi <= 500):
         return P
-    out = np.zeros(NPARAMS + 6, dtype=np.float64)
+    out = np.zeros(NPARAMS + 8, dtype=np.float64)
     out[:NPARAMS] = P[:NPARAMS]
     # float32 itself: the hardware's float64 -> float32 conversion is that rounding
     f32 = (fam == IEEE and (mant, emin, emax) == (23, -126, 127) and P[SUBN] != 0.0
@@ -315,6 +316,9 @@ def fast_params(P: np.ndarray) -> np.ndarray:
     out[NPARAMS + FAST_LO] = lo + 1023
     out[NPARAMS + FAST_HI] = hi + 1023
     out[NPARAMS + FAST_TIES] = ties
+    if fam == PAPER or P[SUBN] != 0.0:   # below the lowest binade: multiples of q
+        out[NPARAMS + FAST_Q] = 2.0 ** (lo - p + 1)
+        out[NPARAMS + FAST_INVQ] = 2.0 ** -(lo - p + 1)
     return out
 
 
@@ -333,6 +337,20 @@ def _rnd_fast(x, P):
     b = _f2i(x)
     mag = b & _MAG
     ex = mag >> 52
+    if ex < int(P[NPARAMS + FAST_LO]) and x != 0.0 and P[NPARAMS + FAST_Q] != 0.0:
+        # below the lowest binade: the nearest multiple of q (|x| / q < 2^(p-1), exact)
+        t = abs(x) * P[NPARAMS + FAST_INVQ]
+        ties = int(P[NPARAMS + FAST_TIES])
+        if ties == R_EVEN:
+            n = np.rint(t)
+        elif ties == R_AWAY:
+            n = math.floor(t + 0.5)
+        else:
+            n = math.ceil(t - 0.5)
+        if n == 0.0:   # the paper's format has no -0; IEEE keeps the sign
+            return 0.0 if (b >= 0 or int(P[FAMILY]) == PAPER) else -0.0
+        y = n * P[NPARAMS + FAST_Q]
+        return -y if b < 0 else y
     if ex < int(P[NPARAMS + FAST_LO]) or ex > int(P[NPARAMS + FAST_HI]):
         return _rnd_general(x, P)
     shift = np.int64(P[NPARAMS + FAST_SHIFT])
