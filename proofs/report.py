@@ -77,7 +77,7 @@ def _inline_svg(svg: str) -> str:
     return svg.strip()
 
 
-def _figure_html(name: str, content: bytes | str, caption: str | None) -> str:
+def figure_html(name: str, content: bytes | str, caption: str | None) -> str:
     ext = name.rsplit(".", 1)[-1].lower()
     if ext == "svg":
         text = content.decode("utf-8") if isinstance(content, bytes) else content
@@ -120,7 +120,7 @@ def render_html_page(results: Sequence[CheckResult], title: str = "cotsim report
             parts.append('<ul class="notes">' + "".join(f"<li>{html.escape(n)}</li>"
                                                        for n in r.notes) + "</ul>")
         for name, content in r.figures.items():
-            parts.append(_figure_html(name, content, r.captions.get(name)))
+            parts.append(figure_html(name, content, r.captions.get(name)))
         parts.append(f"<footer>{r.seconds:.1f} s</footer></section>")
     parts.append("<footer>Written by <code>cotsim demo</code>. Markdown twin: "
                  "<code>index.md</code>.</footer></main></body></html>")

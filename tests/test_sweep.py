@@ -422,6 +422,7 @@ def test_report_of_a_non_sweep_folder(tmp_path, capsys):
 # --- cotsim demo ---------------------------------------------------------------------------
 def test_demo_shows_the_experiments_of_a_sweep(swept, tmp_path, capsys):
     _, full, _ = swept
+    before = sorted(p.relative_to(full) for p in full.rglob("*"))
     out = tmp_path / "rep"
     assert main(["demo", "--out", str(out), "rounding_is_counter_free",
                  "--experiments", str(full)]) == 0
@@ -431,9 +432,9 @@ def test_demo_shows_the_experiments_of_a_sweep(swept, tmp_path, capsys):
         page.index("</main>")
     assert "<svg" in page[page.index('id="experiments"'):]
     assert "## Experiments (the paper's Section 4)" in md
-    for svg in ("accuracy_vs_n.svg", "accuracy_vs_format.svg"):  # links resolve
-        link = next(l for l in md.splitlines() if l.startswith("![") and svg in l)
-        assert (out / link[link.index("(") + 1:-1]).resolve() == (full / "report" / svg)
+    links = [l[l.index("(") + 1:-1] for l in md.splitlines() if l.startswith("![")]
+    assert links and all((out / link).is_file() for link in links)  # links resolve
+    assert sorted(p.relative_to(full) for p in full.rglob("*")) == before  # only read
     assert "experiments:" in capsys.readouterr().out
 
 
@@ -446,7 +447,7 @@ def test_demo_refuses_a_non_sweep_before_the_checks(tmp_path, capsys):
     assert not out.exists()
 
 
-@pytest.mark.parametrize("name", ["quick.toml", "paper.toml", "paper_s5.toml",
+@pytest.mark.parametrize("name", ["paper.toml", "paper_s5.toml",
                                   "paper_cvp.toml"])
 def test_shipped_specs_are_valid(name):
     """The SPECs in experiments/ load; paper.toml gives S5 its own step count."""
