@@ -41,10 +41,6 @@ LIVE: dict[str, Any] = {"task": "modadd:7", "setting": "cot", "n": 8, "layers": 
 LIVE_FORMATS = ("float32", "bfloat16", "paper:e=3,s=4")
 #: held-out prompts per format (the simulator writes the chain of each, n tokens)
 LIVE_SAMPLES = 64
-#: one thread for XLA, BLAS and Numba: the live run takes one core, the checks the other
-_ONE_CORE = {"XLA_FLAGS": "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1",
-             "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
-             "NUMBA_NUM_THREADS": "1"}
 
 
 # --- the study ------------------------------------------------------------------------
@@ -204,7 +200,9 @@ def start_live(out_dir: str | os.PathLike) -> subprocess.Popen:
     out.mkdir(parents=True, exist_ok=True)
     (out / "live.json").unlink(missing_ok=True)
     log = open(out / "live.log", "wb")
-    env = {**os.environ, **_ONE_CORE}
+    from .sweep import WORKER_ENV  # one thread: the live run one core, the checks the other
+
+    env = {**os.environ, **WORKER_ENV}
     root = str(Path(__file__).resolve().parents[1])
     env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH")
                                 else "")

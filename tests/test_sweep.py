@@ -448,7 +448,8 @@ def test_demo_refuses_a_non_sweep_before_the_checks(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("name", ["paper.toml", "paper_s5.toml",
-                                  "paper_cvp.toml"])
+                                  "paper_cvp.toml", "study.toml", "study_s5.toml",
+                                  "study_depth.toml", "tradeoff.toml", "tradeoff_s5.toml"])
 def test_shipped_specs_are_valid(name):
     """The SPECs in experiments/ load; paper.toml gives S5 its own step count."""
     path = os.path.join(os.path.dirname(__file__), "..", "experiments", name)
@@ -456,6 +457,9 @@ def test_shipped_specs_are_valid(name):
     assert spec.runs()
     if name.startswith("paper"):  # the paper trains with Adam
         assert spec.train_options("cvp")["optimizer"] == "adam"
+    if name.startswith(("study", "tradeoff")):  # the new study: 1,000 prompts, Adam
+        assert spec.samples == 1000 and spec.options["optimizer"] == "adam"
+        assert max(spec.n) >= 16
     if name == "paper.toml":
         assert len(spec.runs()) == 72 and "sqmod" not in " ".join(spec.tasks)
         assert spec.train_options("s5")["steps"] == 3000
@@ -480,3 +484,20 @@ def test_a_sweep_of_cot_k_settings(tmp_path):
     assert "| L | n/K = 1 | n/K = 3 |" in md  # CoT tokens ascending: cot:3, then cot
     svg = (out / "report" / "depth_vs_cot.svg").read_text()
     assert "CoT tokens n/K" in svg
+
+
+def test_the_new_study_fits_its_budget():
+    """The five SPECs of the new study add up to at most 3 hours on 2 cores by
+    `experiments.budget`'s estimate, and the estimate grows with the grid."""
+    from experiments.budget import estimate, run_cost
+
+    here = os.path.join(os.path.dirname(__file__), "..", "experiments")
+    specs = [load_spec(os.path.join(here, f)) for f in (
+        "study.toml", "study_s5.toml", "study_depth.toml", "tradeoff.toml",
+        "tradeoff_s5.toml")]
+    total = sum(estimate(s)["cpu_seconds"] for s in specs)
+    assert 3600 < total <= 3 * 3600 * 2
+    s5 = specs[1]
+    one, four = run_cost(s5, "s5", "cot", 16, 1), run_cost(s5, "s5", "cot", 16, 4)
+    assert four["train"] == pytest.approx(4 * one["train"])
+    assert run_cost(s5, "s5", "cot", 16, 1)["eval"] > run_cost(s5, "s5", "cot", 4, 1)["eval"]
