@@ -185,7 +185,7 @@ def live_run(out_dir: str | os.PathLike) -> dict[str, Any]:
     for fmt in LIVE_FORMATS:
         evals.append(evaluate(run / "model.npz", LIVE["task"], LIVE["setting"], LIVE["n"],
                               fmt, samples=LIVE_SAMPLES, seed=LIVE["seed"]))
-    record = {"config": LIVE, "metrics": metrics, "train_wall_seconds": round(trained[0], 2),
+    record = {"config": dict(LIVE), "metrics": metrics, "train_wall_seconds": round(trained[0], 2),
               "train_cpu_seconds": round(trained[1], 2), "evaluations": evals,
               "wall_seconds": round(time.perf_counter() - t0, 2),
               "cpu_seconds": round(time.process_time() - c0, 2)}
