@@ -84,19 +84,34 @@ def _describe(rows: Sequence[dict[str, Any]], spec: dict[str, Any]) -> str:
             "prompts per format")
 
 
-def _claims_table(verdicts) -> "Any":
+#: the badge class of a verdict (proofs/report.py's CSS)
+BADGE = {"reproduced": "holds", "not reproduced": "fails", "partly": "partly",
+         "no data": "nodata"}
+
+
+def _claim_table(verdict) -> "Any":
     from proofs.result import Table
 
     from .claims import cell_text
 
-    rows = []
-    for v in verdicts:
-        for c in v.cells:
-            rows.append((v.claim, c.task, c.n, c.layers, cell_text(c, "base"),
-                         cell_text(c, "cot"), cell_text(c, "hint"),
-                         "yes" if c.holds else "no", c.note))
-    return Table(("claim", "task", "n", "L", "base", "cot", "hint", "holds", "note"),
-                 rows)
+    return Table(("task", "n", "L", "base", "cot", "hint", "holds", "note"),
+                 [(c.task, c.n, c.layers, cell_text(c, "base"), cell_text(c, "cot"),
+                   cell_text(c, "hint"), "yes" if c.holds else "no", c.note)
+                  for c in verdict.cells])
+
+
+def _pretty(name: str) -> str:
+    """A sweep folder's name as a heading: ``paper_s5`` -> ``Study paper s5``."""
+    return "Study " + name.replace("_", " ")
+
+
+def has_tradeoff(sweep_dir: Path) -> bool:
+    """Whether the sweep has cot settings of two strides or more (a trade-off figure)."""
+    from .report import reference_format, tradeoff_grids
+    from .sweep import read_all_results
+
+    rows = read_all_results(sweep_dir)
+    return bool(tradeoff_grids(rows, reference_format(rows)))
 
 
 def study_part(sweep_dir: Path, fig_dir: Path, page_dir: Path) -> tuple[str, str]:
@@ -114,7 +129,6 @@ def study_part(sweep_dir: Path, fig_dir: Path, page_dir: Path) -> tuple[str, str
     spec = json.loads((sweep_dir / "sweep.json").read_text(encoding="utf-8")).get("spec", {})
     ref = reference_format(rows)
     name = sweep_dir.name
-    title = f"Study {name}"
     figures: list[tuple[str, str, str]] = []  # (file, svg, caption)
     figures.append((f"{name}_accuracy.svg", accuracy_heatmap_svg(rows, ref),
                     f"Accuracy of every trained model of this study, run by the simulator "
@@ -130,6 +144,8 @@ def study_part(sweep_dir: Path, fig_dir: Path, page_dir: Path) -> tuple[str, str
                         "tokens (columns) and the depth L (rows)."))
     verdicts = judge(rows, ref, METRIC)
     intro = _describe(rows, spec) + "."
+    title = f"{_pretty(name)} (docs/study/{name}/)" if sweep_dir.parent == STUDY else \
+        f"{_pretty(name)} ({sweep_dir})"
     report = sweep_dir / "report.md"
     h = [f"<h3>{html.escape(title)}</h3>", f"<p>{html.escape(intro)}</p>"]
     rel_dir = Path(os.path.relpath(fig_dir, page_dir))
@@ -144,21 +160,20 @@ def study_part(sweep_dir: Path, fig_dir: Path, page_dir: Path) -> tuple[str, str
         h.append(figure_html(file, svg, caption))
         md += [f"![{caption.split(':')[0]}]({(rel_dir / file).as_posix()})", "",
                f"*{caption}*", ""]
-    if trade is None:
-        absent = ("This study has no depth-against-CoT-length runs (no cot:K setting), so "
-                  "there is no trade-off figure; it is drawn here once a study with them "
-                  "is shipped in docs/study/.")
-        h.append(f'<p class="reason">{html.escape(absent)}</p>')
-        md += [absent, ""]
-    table = _claims_table(verdicts)
-    lines = [f"{v.statement}: <b>{html.escape(v.verdict)}</b>" for v in verdicts]
-    h.append(f"<p>The paper's claims, judged on these numbers (simulator, {ref}; "
-             "a difference counts from 10 points on):</p>")
-    h.append('<ul class="notes">' + "".join(f"<li>{x}</li>" for x in lines) + "</ul>")
-    h.append(render_html(table))
-    md += [f"The paper's claims, judged on these numbers (simulator, {ref}):", ""]
-    md += [f"- {v.statement}: **{v.verdict}**" for v in verdicts] + [""]
-    md += [render_markdown(table), ""]
+    h.append(f"<p>The paper's claims, judged on these numbers (the simulator in {ref}; "
+             "a difference counts from 10 points on; each accuracy with its Wilson 95% "
+             "interval over the held-out prompts):</p>")
+    md += [f"The paper's claims, judged on these numbers (the simulator in {ref}):", ""]
+    for v in verdicts:
+        if not v.cells:  # a claim about tasks this study does not have
+            continue
+        badge = BADGE.get(v.verdict, "nodata")
+        h.append(f'<p class="claim">{html.escape(v.statement)} <span class="verdict '
+                 f'{badge}">{html.escape(v.verdict.upper())}</span></p>')
+        md += [f"**{v.statement}: {v.verdict}.**", ""]
+        if v.cells:
+            h.append(render_html(_claim_table(v)))
+            md += [render_markdown(_claim_table(v)), ""]
     return "\n".join(h), "\n".join(md)
 
 
@@ -183,8 +198,9 @@ def live_run(out_dir: str | os.PathLike) -> dict[str, Any]:
     trained = (time.perf_counter() - t0, time.process_time() - c0)
     evals = []
     for fmt in LIVE_FORMATS:
-        evals.append(evaluate(run / "model.npz", LIVE["task"], LIVE["setting"], LIVE["n"],
-                              fmt, samples=LIVE_SAMPLES, seed=LIVE["seed"]))
+        e = evaluate(run / "model.npz", LIVE["task"], LIVE["setting"], LIVE["n"], fmt,
+                     samples=LIVE_SAMPLES, seed=LIVE["seed"])
+        evals.append({**e, "name": fmt})
     record = {"config": dict(LIVE), "metrics": metrics, "train_wall_seconds": round(trained[0], 2),
               "train_cpu_seconds": round(trained[1], 2), "evaluations": evals,
               "wall_seconds": round(time.perf_counter() - t0, 2),
@@ -241,7 +257,9 @@ def live_part(record: dict[str, Any] | None, failure: str = "") -> tuple[str, st
     rows = []
     for e in record["evaluations"]:
         k, n = round(e["teacher_forced"] * e["samples"]), e["samples"]
-        rows.append((e["format"], f"{100 * e['teacher_forced']:.1f}",
+        label = e["format"] if e.get("name", e["format"]) == e["format"] \
+            else f"{e['name']} ({e['format']})"
+        rows.append((label, f"{100 * e['teacher_forced']:.1f}",
                      fmt_interval(wilson(k, n)), f"{100 * e['accuracy']:.1f}",
                      f"{100 * e['undefined']:.1f}", n, f"{e['seconds']:.1f}"))
     table = Table(("format", "accuracy (%)", "Wilson 95%", "answer right (%)",
@@ -280,6 +298,12 @@ def section(page_dir: str | os.PathLike, studies: Sequence[Path],
     for d in studies:
         a, b = study_part(d, fig_dir, page_dir)
         h.append(a), md.append(b)
+    if studies and not any(has_tradeoff(d) for d in studies):
+        absent = ("Depth against CoT length: none of these studies has cot:K runs (a chain "
+                  "of n/K tokens), so there is no trade-off figure yet; it is drawn here "
+                  "once one of them has.")
+        h.append(f'<p class="reason"><b>{html.escape(absent)}</b></p>')
+        md += [absent, ""]
     if live is not None:
         a, b = live_part(*live)
         h.append(a), md.append(b)
@@ -294,7 +318,9 @@ def add_section(page: str | os.PathLike, html_part: str, md_part: str) -> None:
 
     page = Path(page)
     text = page.read_text(encoding="utf-8")
-    if "</main>" in text:
+    if "<footer>Written by" in text:  # before the page's closing footer
+        text = text.replace("<footer>Written by", html_part + "\n<footer>Written by", 1)
+    elif "</main>" in text:
         text = text.replace("</main>", html_part + "\n</main>", 1)
     else:
         text = text.replace("</body>", html_part + "\n</body>", 1)

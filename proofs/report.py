@@ -28,7 +28,8 @@ section.check{background:white;border:1px solid #ddd;border-radius:8px;padding:1
 .claim{font-style:italic;color:#333;margin:4px 0 10px}
 .verdict{display:inline-block;font-weight:bold;padding:2px 10px;border-radius:12px;
   color:white;font-size:13px;letter-spacing:.04em}
-.holds{background:#2e7d32}.fails{background:#c62828}
+.holds{background:#2e7d32}.fails{background:#c62828}.partly{background:#ef6c00}
+.nodata{background:#777}
 .reason{margin:8px 0 12px}
 table.data{border-collapse:collapse;font-size:13px;margin:10px 0;display:block;
   overflow-x:auto;max-width:100%}

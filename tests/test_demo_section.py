@@ -80,12 +80,14 @@ def test_the_shipped_study_is_drawn(tmp_path):
     assert studies, "docs/study/ holds no finished sweep"
     html_part, md = ds.section(tmp_path, studies, None, "the shipped study")
     for d in studies:  # every shipped sweep, with its heat map and its claims
-        assert f"Study {d.name}" in html_part
+        assert f"Study {d.name.replace('_', ' ')} (docs/study/{d.name}/)" in html_part
         assert (tmp_path / "experiments" / f"{d.name}_accuracy.svg").is_file()
     assert html_part.count("<svg") >= len(studies)
     assert "CoT beats base and hint" in html_part and 'class="data"' in html_part
     # today's shipped study has no cot:K runs: said plainly
-    assert "no depth-against-CoT-length runs" in html_part
+    assert "there is no trade-off figure" in html_part
+    # each claim with its verdict badge
+    assert re.search(r'CoT beats base and hint[^<]*<span class="verdict \w+">', html_part)
     # the claims table gives intervals
     assert re.search(r"<td>\d+\.\d \[\d+, \d+\]</td>", html_part)
     # the markdown links resolve
@@ -100,7 +102,7 @@ def test_trade_off_figure_when_the_study_has_it(tmp_path):
     html_part, _ = ds.section(tmp_path / "page", [sweep], None, "a test study")
     caps = _captions(html_part)
     assert any(c.startswith("Depth against CoT length") for c in caps)
-    assert "no depth-against-CoT-length runs" not in html_part
+    assert "there is no trade-off figure" not in html_part
 
 
 def test_captions_are_words(tmp_path):
@@ -130,14 +132,16 @@ def live_record(tmp_path_factory):
 def test_live_training_is_run_in_three_formats(live_record, tmp_path):
     rec = live_record
     assert rec["config"]["steps"] == 40 and rec["metrics"]["steps"] == 40
+    assert [e["name"] for e in rec["evaluations"]] == list(ds.LIVE_FORMATS)
     assert [e["format"] for e in rec["evaluations"]] == [
         "ieee:e=8,m=23", "ieee:e=8,m=7", "paper:e=3,s=4"]
     assert all(e["samples"] == 4 and e["setting"] == "cot" for e in rec["evaluations"])
     html_part, md = ds.section(tmp_path, [], (rec, ""), "nowhere")
     assert "A live training" in html_part and "No finished study in nowhere" in html_part
     for e in rec["evaluations"]:  # each format's row, with the measured accuracy
-        assert f"<td>{e['format']}</td><td class=\"num\">{100 * e['teacher_forced']:.1f}" \
-               in html_part.replace("\n", "")
+        label = e["name"] if e["name"] == e["format"] else f"{e['name']} ({e['format']})"
+        assert f"<td>{label}</td><td class=\"num\">" \
+               f"{100 * e['teacher_forced']:.1f}" in html_part.replace("\n", "")
     assert "| paper:e=3,s=4 |" in md
 
 
