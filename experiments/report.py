@@ -9,13 +9,18 @@ and all together, into ``sweep_dir/report/`` unless ``out_dir`` is given:
   task, one line per setting and depth (colour: setting; marker and dash: depth), in the
   reference format (`reference_format`: float32 when the sweep has it), averaged over
   seeds; chance as a grey dotted line;
+- ``accuracy_heatmap.svg``: the same numbers as heat maps (a row per setting and depth,
+  a column per n), each cell with its Wilson 95% interval over the held-out prompts;
+  the figures of accuracy against n shade that interval around each line;
 - ``accuracy_vs_format.svg``: for each trained model (task, setting, n, depth), its
   accuracy in every format of the sweep, formats ordered by bit width: the precision each
   model needs;
 - ``depth_vs_cot.svg``, when the sweep has cot settings of two strides K or more (cot,
   cot:K): depth against CoT length, a heat map per task and n of the paper's metric in
   the reference format, against the CoT tokens n/K (columns) and the depth (rows);
-- ``report.md``: the same numbers as tables (accuracy against n; depth against CoT
+- ``report.md``: the same numbers as tables, each accuracy against n with its Wilson
+  95% intervals (`experiments.intervals`: over the held-out prompts, and over seeds
+  where a cell has two or more) (accuracy against n; depth against CoT
   length; accuracy per format with the smallest format that keeps the model's accuracy;
   training time and steps/s).
 
@@ -501,6 +506,7 @@ def write_report(sweep_dir: str | os.PathLike, out_dir: str | os.PathLike | None
         raise CotsimInputError(f"{out}: exists and is not a folder")
     figures = {"accuracy_vs_n_jax.svg": accuracy_vs_n_svg(rows, metric=JAX_METRIC),
                "accuracy_vs_n.svg": accuracy_vs_n_svg(rows),
+               "accuracy_heatmap.svg": accuracy_heatmap_svg(rows),
                "accuracy_vs_format.svg": accuracy_vs_format_svg(rows)}
     tradeoff = tradeoff_svg(rows)
     if tradeoff is not None:

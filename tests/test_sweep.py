@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import socket
 import xml.etree.ElementTree as ET
@@ -304,8 +305,9 @@ def test_report_writes_svgs_and_tables(swept, tmp_path, capsys):
     _, full, _ = swept
     out = tmp_path / "rep"
     assert main(["experiment", "report", str(full), "-o", str(out)]) == 0
-    assert sorted(os.listdir(out)) == ["accuracy_vs_format.svg", "accuracy_vs_n.svg",
-                                       "accuracy_vs_n_jax.svg", "report.md"]
+    assert sorted(os.listdir(out)) == ["accuracy_heatmap.svg", "accuracy_vs_format.svg",
+                                       "accuracy_vs_n.svg", "accuracy_vs_n_jax.svg",
+                                       "report.md"]
     for name in ("accuracy_vs_n.svg", "accuracy_vs_n_jax.svg", "accuracy_vs_format.svg"):
         root = ET.parse(out / name).getroot()
         assert root.tag.endswith("svg")
@@ -432,7 +434,7 @@ def test_demo_shows_the_experiments_of_a_sweep(swept, tmp_path, capsys):
         page.index("</main>")
     assert "<svg" in page[page.index('id="experiments"'):]
     assert "## Experiments (the paper's Section 4)" in md
-    links = [l[l.index("(") + 1:-1] for l in md.splitlines() if l.startswith("![")]
+    links = re.findall(r"!\[[^\]]*\]\((experiments/[^)]+)\)", md)
     assert links and all((out / link).is_file() for link in links)  # links resolve
     assert sorted(p.relative_to(full) for p in full.rglob("*")) == before  # only read
     assert "experiments:" in capsys.readouterr().out
