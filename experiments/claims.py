@@ -13,6 +13,9 @@ over seeds, per (task, n, depth) where the sweep has the settings it needs:
 experiments/paper.toml), where one prompt is 2 points and the binomial standard error at
 an accuracy of 50% is 7 points; a smaller margin would call noise a result.
 
+Every accuracy comes with its Wilson 95% interval over the held-out prompts, pooled over
+seeds (`experiments.intervals`), and, where a cell has two seeds or more, over seeds.
+
 Every cell is reported, and a claim is *reproduced* when it holds at every cell checked,
 *not reproduced* when it fails at every cell, and *partly* otherwise. The notes say
 where all three settings solve a task (a claim of separation cannot show there) and
@@ -21,10 +24,12 @@ where cot fails too.
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Sequence
 
 import numpy as np
+
+from .intervals import fmt_interval, samples_interval, seeds_interval
 
 #: a difference of accuracy that counts (see the module docstring)
 MARGIN = 0.10
@@ -44,6 +49,10 @@ class Cell:
     acc: dict[str, float]
     holds: bool
     note: str = ""
+    #: setting -> Wilson 95% interval over held-out prompts (pooled over seeds)
+    samples_iv: dict[str, tuple[float, float]] = field(default_factory=dict)
+    #: setting -> Wilson 95% interval over seeds (cells of two seeds or more)
+    seeds_iv: dict[str, tuple[float, float]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -79,10 +88,32 @@ def _table(rows: Sequence[dict[str, Any]], ref: str, metric: str
     return {k: {s: float(np.mean(v)) for s, v in d.items()} for k, d in acc.items()}
 
 
+def _intervals(rows: Sequence[dict[str, Any]], ref: str, metric: str
+               ) -> tuple[dict[tuple, dict[str, tuple]], dict[tuple, dict[str, tuple]]]:
+    """(task, n, layers) -> {setting: Wilson interval}, over held-out prompts and over
+    seeds (the latter only where a cell has two seeds or more)."""
+    groups: dict[tuple, dict[str, list]] = defaultdict(lambda: defaultdict(list))
+    for r in rows:
+        if r["format"] == ref and r.get(metric) is not None:
+            groups[(r["task"], r["n"], r["layers"])][r["setting"]].append(r)
+    count = "eval_samples" if metric == "train_accuracy" else "samples"
+    by_samples: dict[tuple, dict[str, tuple]] = defaultdict(dict)
+    by_seeds: dict[tuple, dict[str, tuple]] = defaultdict(dict)
+    for key, d in groups.items():
+        for setting, rs in d.items():
+            iv = samples_interval(rs, metric, count)
+            if iv is not None:
+                by_samples[key][setting] = iv
+            if len(rs) >= 2:
+                by_seeds[key][setting] = seeds_interval(rs, metric)
+    return by_samples, by_seeds
+
+
 def judge(rows: Sequence[dict[str, Any]], ref: str, metric: str = "teacher_forced"
           ) -> list[Verdict]:
     """The three claims on ``rows`` (result lines) in format ``ref``."""
     table = _table(rows, ref, metric)
+    ivs, seed_ivs = _intervals(rows, ref, metric)
     keys = sorted(table)
     depth = {}
     for task, n, L in keys:
@@ -92,6 +123,7 @@ def judge(rows: Sequence[dict[str, Any]], ref: str, metric: str = "teacher_force
     for task, n, L in keys:
         a = table[(task, n, L)]
         fam = _family(task)
+        extra = (ivs.get((task, n, L), {}), seed_ivs.get((task, n, L), {}))
         if fam in SERIAL and L == depth[task] and {"cot", "base", "hint"} <= set(a):
             other = max(a["base"], a["hint"])
             ok = a["cot"] >= other + MARGIN
@@ -100,11 +132,12 @@ def judge(rows: Sequence[dict[str, Any]], ref: str, metric: str = "teacher_force
                 note = "all three settings solve it"
             elif a["cot"] < SOLVED:
                 note = "cot does not solve it either" if not ok else "cot below 90%"
-            beats.append(Cell(task, n, L, dict(a), ok, note))
+            beats.append(Cell(task, n, L, dict(a), ok, note, *extra))
         if fam == "modadd" and {"cot", "base"} <= set(a):
-            parallel.append(Cell(task, n, L, dict(a), abs(a["cot"] - a["base"]) <= MARGIN))
+            parallel.append(Cell(task, n, L, dict(a), abs(a["cot"] - a["base"]) <= MARGIN,
+                                 "", *extra))
         if {"hint", "base"} <= set(a):
-            hint.append(Cell(task, n, L, dict(a), a["hint"] >= a["base"] - MARGIN))
+            hint.append(Cell(task, n, L, dict(a), a["hint"] >= a["base"] - MARGIN, "", *extra))
     m = f"{100 * MARGIN:.0f} points"
     return [
         Verdict("cot_beats", "CoT beats base and hint on S5, isq and cvp at low depth "
@@ -116,8 +149,22 @@ def judge(rows: Sequence[dict[str, Any]], ref: str, metric: str = "teacher_force
     ]
 
 
+def cell_text(c: Cell, setting: str) -> str:
+    """A setting's accuracy in a claim's cell, in percent, with its intervals:
+    ``97.9 [89, 100]`` (over held-out prompts), then ``seeds [..]`` with two seeds."""
+    if c.acc.get(setting) is None:
+        return "-"
+    out = f"{100 * c.acc[setting]:.1f}"
+    if setting in c.samples_iv:
+        out += " " + fmt_interval(c.samples_iv[setting])
+    if setting in c.seeds_iv:
+        out += " seeds " + fmt_interval(c.seeds_iv[setting])
+    return out
+
+
 def markdown(verdicts: Sequence[Verdict]) -> list[str]:
-    """The claims as markdown lines: a verdict each, then its cells."""
+    """The claims as markdown lines: a verdict each, then its cells (accuracies with
+    their Wilson 95% intervals, `cell_text`)."""
     out = []
     for v in verdicts:
         out += [f"**{v.statement}: {v.verdict}.**", ""]
@@ -126,8 +173,7 @@ def markdown(verdicts: Sequence[Verdict]) -> list[str]:
         out += ["| task | n | L | base | cot | hint | holds | note |",
                 "|---|---|---|---|---|---|---|---|"]
         for c in v.cells:
-            cells = [("-" if c.acc.get(s) is None else f"{100 * c.acc[s]:.1f}")
-                     for s in ("base", "cot", "hint")]
+            cells = [cell_text(c, s) for s in ("base", "cot", "hint")]
             out.append(f"| {c.task} | {c.n} | {c.layers} | " + " | ".join(cells)
                        + f" | {'yes' if c.holds else 'no'} | {c.note} |")
         out.append("")

@@ -9,13 +9,18 @@ and all together, into ``sweep_dir/report/`` unless ``out_dir`` is given:
   task, one line per setting and depth (colour: setting; marker and dash: depth), in the
   reference format (`reference_format`: float32 when the sweep has it), averaged over
   seeds; chance as a grey dotted line;
+- ``accuracy_heatmap.svg``: the same numbers as heat maps (a row per setting and depth,
+  a column per n), each cell with its Wilson 95% interval over the held-out prompts;
+  the figures of accuracy against n shade that interval around each line;
 - ``accuracy_vs_format.svg``: for each trained model (task, setting, n, depth), its
   accuracy in every format of the sweep, formats ordered by bit width: the precision each
   model needs;
 - ``depth_vs_cot.svg``, when the sweep has cot settings of two strides K or more (cot,
   cot:K): depth against CoT length, a heat map per task and n of the paper's metric in
   the reference format, against the CoT tokens n/K (columns) and the depth (rows);
-- ``report.md``: the same numbers as tables (accuracy against n; depth against CoT
+- ``report.md``: the same numbers as tables, each accuracy against n with its Wilson
+  95% intervals (`experiments.intervals`: over the held-out prompts, and over seeds
+  where a cell has two or more) (accuracy against n; depth against CoT
   length; accuracy per format with the smallest format that keeps the model's accuracy;
   training time and steps/s).
 
@@ -41,6 +46,7 @@ import numpy as np
 
 from circuits.errors import CotsimInputError
 
+from .intervals import fmt_interval, samples_interval, seeds_interval
 from .sweep import read_all_results, read_results
 from .tasks import SETTINGS, cot_stride
 
@@ -149,6 +155,8 @@ def accuracy_vs_n_svg(rows: Sequence[dict[str, Any]], fmt: str | None = None,
     fmt = fmt or reference_format(rows)
     sel = [r for r in rows if r["format"] == fmt]
     acc = _by(sel, metric, "task", "setting", "layers", "n")
+    cells = _group(sel, "task", "setting", "layers", "n")
+    count = "eval_samples" if metric == JAX_METRIC else "samples"
     chance = _by(sel, "chance", "task", "n")
     tasks = _tasks(sel)
     with _rc():
@@ -164,6 +172,11 @@ def accuracy_vs_n_svg(rows: Sequence[dict[str, Any]], fmt: str | None = None,
                     ax.plot(xs, [acc[(task, setting, L, n)] for n in xs],
                             color=_colour(setting), marker=MARKERS[i % len(MARKERS)],
                             linestyle=DASHES[i % len(DASHES)], label=f"{setting} L={L}")
+                    ivs = [samples_interval(cells[(task, setting, L, n)], metric, count)
+                           for n in xs]
+                    if all(iv is not None for iv in ivs):  # Wilson 95%, held-out prompts
+                        ax.fill_between(xs, [iv[0] for iv in ivs], [iv[1] for iv in ivs],
+                                        color=_colour(setting), alpha=0.10, linewidth=0)
             ch = [(n, chance.get((task, n))) for n in ns if chance.get((task, n)) is not None]
             if ch:
                 ax.plot([c[0] for c in ch], [c[1] for c in ch], color="0.6", linestyle=":",
@@ -181,6 +194,52 @@ def accuracy_vs_n_svg(rows: Sequence[dict[str, Any]], fmt: str | None = None,
                 if lab not in labels:
                     handles.append(h), labels.append(lab)
         fig.legend(handles, labels, loc="outside right center", fontsize=8)
+        return _svg(fig)
+
+
+def accuracy_heatmap_svg(rows: Sequence[dict[str, Any]], fmt: str | None = None,
+                         metric: str = METRIC) -> str:
+    """Accuracy as heat maps: one panel per task, a row per setting and depth, a column
+    per n; each cell gives the accuracy in percent (averaged over seeds) and under it the
+    Wilson 95% interval over the held-out prompts (`experiments.intervals`)."""
+    fmt = fmt or reference_format(rows)
+    sel = [r for r in rows if r["format"] == fmt]
+    acc = _by(sel, metric, "task", "setting", "layers", "n")
+    cells = _group(sel, "task", "setting", "layers", "n")
+    count = "eval_samples" if metric == JAX_METRIC else "samples"
+    tasks = _tasks(sel)
+    with _rc():
+        height = max(2.4, 0.32 * max(len(_settings([r for r in sel if r["task"] == t]))
+                                     * len(_order(r["layers"] for r in sel)) for t in tasks)
+                     + 1.2)
+        fig, axes = _figure(len(tasks), width_each=2.9, height=height)
+        im = None
+        for ax, task in zip(axes, tasks):
+            mine = [r for r in sel if r["task"] == task]
+            ns = _order(r["n"] for r in mine)
+            ys = [(s, L) for s in _settings(mine) for L in _order(r["layers"] for r in mine)
+                  if any(acc.get((task, s, L, n)) is not None for n in ns)]
+            grid = np.array([[np.nan if acc.get((task, s, L, n)) is None
+                              else acc[(task, s, L, n)] for n in ns] for s, L in ys])
+            im = ax.imshow(np.ma.masked_invalid(grid), vmin=0, vmax=1, cmap="viridis",
+                           aspect="auto")
+            for i, (s, L) in enumerate(ys):
+                for j, n in enumerate(ns):
+                    v = grid[i, j]
+                    if not np.isfinite(v):
+                        continue
+                    iv = samples_interval(cells[(task, s, L, n)], metric, count)
+                    text = f"{100 * v:.0f}" + (f"\n{fmt_interval(iv)}" if iv else "")
+                    ax.text(j, i, text, ha="center", va="center", fontsize=6.5,
+                            linespacing=0.95, color="w" if v < 0.6 else "k")
+            ax.set_xticks(range(len(ns)), [str(n) for n in ns])
+            ax.set_yticks(range(len(ys)), [f"{s} L={L}" for s, L in ys])
+            ax.set_xlabel("n")
+            ax.set_title(task)
+        if im is not None:
+            fig.colorbar(im, ax=list(axes), shrink=0.8,
+                         label="accuracy (JAX, float32)" if metric == JAX_METRIC
+                         else f"accuracy ({fmt}, simulator)")
         return _svg(fig)
 
 
@@ -293,13 +352,34 @@ def smallest_keeping(rows: Sequence[dict[str, Any]], model: Model, ref: str
     return None
 
 
+def _group(rows: Sequence[dict[str, Any]], *keys: str) -> dict[tuple, list[dict]]:
+    groups: dict[tuple, list] = defaultdict(list)
+    for r in rows:
+        groups[tuple(r[k] for k in keys)].append(r)
+    return groups
+
+
+def interval_text(rows: Sequence[dict[str, Any]], metric: str = METRIC) -> str:
+    """The Wilson 95% intervals of one cell's ``rows`` (its seeds), in percent: over the
+    held-out prompts (pooled), then over seeds where there are two or more; empty when
+    the prompt counts are unknown."""
+    count = "eval_samples" if metric == JAX_METRIC else "samples"
+    out = fmt_interval(samples_interval(rows, metric, count))
+    if len([r for r in rows if r.get(metric) is not None]) >= 2:
+        out += " seeds " + fmt_interval(seeds_interval(rows, metric))
+    return out.strip()
+
+
 def accuracy_tables(rows: Sequence[dict[str, Any]], ref: str, jax: bool = False
                     ) -> list[tuple[str, list[str], list[list[str]]]]:
     """Per task: (task, header, rows) of the accuracy-against-n table in ``ref``; a cell
     is "paper's metric / free-running accuracy" in percent, by the simulator, or with
-    ``jax`` the same two of the JAX model; the last row is chance."""
+    ``jax`` the same two of the JAX model, then the paper's metric's Wilson 95%
+    intervals (`interval_text`); the last row is chance."""
     sel = [r for r in rows if r["format"] == ref]
-    acc = _by(sel, JAX_METRIC if jax else METRIC, "task", "setting", "layers", "n")
+    metric = JAX_METRIC if jax else METRIC
+    acc = _by(sel, metric, "task", "setting", "layers", "n")
+    cells = _group(sel, "task", "setting", "layers", "n")
     if jax:  # JAX's free-running answer is measured for cot; elsewhere it is the answer
         sel = [r if cot_stride(r["setting"]) else {**r, "train_free_running_accuracy":
                                                 r.get(JAX_METRIC)} for r in sel]
@@ -310,8 +390,10 @@ def accuracy_tables(rows: Sequence[dict[str, Any]], ref: str, jax: bool = False
     for task in _tasks(sel):
         mine = [r for r in sel if r["task"] == task]
         ns = _order(r["n"] for r in mine)
-        body = [[setting, str(L)] + [f"{_pct(acc.get((task, setting, L, n)))} / "
-                                     f"{_pct(free.get((task, setting, L, n)))}" for n in ns]
+        body = [[setting, str(L)] + [(f"{_pct(acc.get((task, setting, L, n)))} / "
+                                      f"{_pct(free.get((task, setting, L, n)))} "
+                                      + interval_text(cells.get((task, setting, L, n), []),
+                                                      metric)).strip() for n in ns]
                 for setting in _settings(mine) for L in _order(r["layers"] for r in mine)]
         body.append(["chance", ""] + [_pct(chance.get((task, n))) for n in ns])
         tables.append((task, ["setting", "L"] + [f"n={n}" for n in ns], body))
@@ -331,7 +413,9 @@ def markdown(rows: Sequence[dict[str, Any]], figures: Sequence[str] = ()) -> str
     out += ["## Accuracy against n", "",
             "Each cell: the paper's metric / free-running answer accuracy (cot: the last "
             "token of the model's own chain; base and hint: the answer, so both numbers "
-            "agree). First the trained model in JAX (float32, the softmax with its row "
+            "agree), then the Wilson 95% interval of the paper's metric over the "
+            "held-out prompts (and over seeds, where a cell has two or more). First the "
+            "trained model in JAX (float32, the softmax with its row "
             "maximum subtracted, as it was trained: the paper's setting), on its own "
             "held-out samples; then the same model run by the simulator in "
             f"{ref}, which does not subtract the maximum (DESIGN.md), on the sweep's "
@@ -422,6 +506,7 @@ def write_report(sweep_dir: str | os.PathLike, out_dir: str | os.PathLike | None
         raise CotsimInputError(f"{out}: exists and is not a folder")
     figures = {"accuracy_vs_n_jax.svg": accuracy_vs_n_svg(rows, metric=JAX_METRIC),
                "accuracy_vs_n.svg": accuracy_vs_n_svg(rows),
+               "accuracy_heatmap.svg": accuracy_heatmap_svg(rows),
                "accuracy_vs_format.svg": accuracy_vs_format_svg(rows)}
     tradeoff = tradeoff_svg(rows)
     if tradeoff is not None:
@@ -440,102 +525,3 @@ def write_report(sweep_dir: str | os.PathLike, out_dir: str | os.PathLike | None
                 pass
         raise
     return [p for p, _ in files]
-
-
-# --- the experiments section of `cotsim demo` ------------------------------------------------
-#: the sweep `cotsim demo` runs when the user names none (a few minutes on 2 cores)
-QUICK_SPEC = Path(__file__).with_name("quick.toml")
-
-
-def _inline_svg(svg: str) -> str:
-    """An SVG file as an element of an HTML page (no prolog, doctype or namespaces)."""
-    import re
-
-    svg = re.sub(r"<\?xml[^>]*\?>", "", svg)
-    svg = re.sub(r"<!DOCTYPE[^>]*>", "", svg, flags=re.S)
-    return re.sub(r'\s+xmlns(:\w+)?="[^"]*"', "", svg).strip()
-
-
-def demo_sections(sweep_dir: str | os.PathLike, page_dir: str | os.PathLike,
-                  note: str = "") -> tuple[str, str]:
-    """(html, markdown) of the demo page's experiments section for a finished sweep:
-    its report is written first (into ``sweep_dir/report/``); the HTML inlines the
-    figures, the markdown links them relative to ``page_dir``."""
-    import html as _html
-
-    paths = write_report(sweep_dir)
-    rows = read_all_results(sweep_dir)
-    ref = reference_format(rows)
-    tables = accuracy_tables(rows, ref)
-    report_md = next(p for p in paths if p.suffix == ".md")
-    rel = Path(os.path.relpath(report_md.parent, Path(page_dir).resolve()))
-    runs = len({r["run"] for r in rows})
-    intro = (f"{runs} trained models from the sweep in {sweep_dir} ({note}"
-             f"{len({r['format'] for r in rows})} formats). Accuracy against n in {ref}: "
-             "the paper's metric (cot: every chain token right under teacher forcing; base "
-             "and hint: the answer) / the free-running answer, in percent, the model run by "
-             "the simulator. Full tables: ")
-    md = ["", "## Experiments (the paper's Section 4)", "",
-          intro + f"[report.md]({(rel / 'report.md').as_posix()}).", ""]
-    parts = ['<section class="check" id="experiments">',
-             "<h2>Experiments (the paper's Section 4)</h2>",
-             f"<p>{_html.escape(intro)}<code>{_html.escape(str(report_md))}</code>.</p>"]
-    for task, header, body in tables:
-        md += [f"**{task}**", "", "| " + " | ".join(header) + " |",
-               "|" + "---|" * len(header)]
-        md += ["| " + " | ".join(c) + " |" for c in body] + [""]
-        parts.append(f"<h3>{_html.escape(task)}</h3><table><tr>"
-                     + "".join(f"<th>{_html.escape(h)}</th>" for h in header) + "</tr>"
-                     + "".join("<tr>" + "".join(f"<td>{_html.escape(c)}</td>" for c in row)
-                               + "</tr>" for row in body) + "</table>")
-    for p in paths:
-        if p.suffix == ".svg":
-            md += [f"![{p.stem}]({(rel / p.name).as_posix()})", ""]
-            parts.append(f"<figure>{_inline_svg(p.read_text(encoding='utf-8'))}"
-                         f"<figcaption>{_html.escape(p.stem.replace('_', ' '))}"
-                         "</figcaption></figure>")
-    parts.append("</section>")
-    return "\n".join(parts), "\n".join(md) + "\n"
-
-
-def add_to_demo(page: str | os.PathLike, sweep_dir: str | os.PathLike | None,
-                progress: bool = True) -> str:
-    """Add the experiments section to the demo page ``page`` (index.html, with index.md
-    beside it), from ``sweep_dir`` or, when None, from `QUICK_SPEC` run into
-    ``<page's folder>/experiments/`` (resumed: a second demo trains nothing). Returns a
-    line for the terminal."""
-    from circuits.atomic import write_atomic_many
-
-    from .sweep import run_sweep, summary_line
-
-    page = Path(page)
-    line = ""
-    note = ""
-    if sweep_dir is None:
-        sweep_dir = page.parent / "experiments"
-        result = run_sweep(QUICK_SPEC, sweep_dir, progress=progress)
-        line = summary_line(result) + "; "
-        note = f"{QUICK_SPEC.name}, "
-    html_part, md_part = demo_sections(sweep_dir, page.parent, note)
-    text = page.read_text(encoding="utf-8")
-    if "</main>" in text:
-        text = text.replace("</main>", html_part + "\n</main>", 1)
-    else:
-        text = text.replace("</body>", html_part + "\n</body>", 1)
-    md = page.with_name("index.md")
-    files = [(page, text)]
-    if md.exists():
-        files.append((md, md.read_text(encoding="utf-8").rstrip("\n") + "\n" + md_part))
-    write_atomic_many(files)
-    return line + f"experiments: {Path(sweep_dir) / 'report' / 'report.md'}"
-
-
-def check_sweep_folder(sweep_dir: str | os.PathLike) -> None:
-    """One line when ``sweep_dir`` is not a sweep with results (before a demo runs)."""
-    d = Path(sweep_dir)
-    if not (d / "sweep.json").is_file():
-        raise CotsimInputError(f"--experiments {d}: not a sweep folder (no sweep.json); run "
-                               "cotsim experiment sweep SPEC.toml -o DIR first")
-    if not read_results(d):
-        raise CotsimInputError(f"--experiments {d}: no finished runs yet (results.jsonl is "
-                               "empty)")

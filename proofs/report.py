@@ -28,7 +28,8 @@ section.check{background:white;border:1px solid #ddd;border-radius:8px;padding:1
 .claim{font-style:italic;color:#333;margin:4px 0 10px}
 .verdict{display:inline-block;font-weight:bold;padding:2px 10px;border-radius:12px;
   color:white;font-size:13px;letter-spacing:.04em}
-.holds{background:#2e7d32}.fails{background:#c62828}
+.holds{background:#2e7d32}.fails{background:#c62828}.partly{background:#ef6c00}
+.nodata{background:#777}
 .reason{margin:8px 0 12px}
 table.data{border-collapse:collapse;font-size:13px;margin:10px 0;display:block;
   overflow-x:auto;max-width:100%}
@@ -77,7 +78,7 @@ def _inline_svg(svg: str) -> str:
     return svg.strip()
 
 
-def _figure_html(name: str, content: bytes | str, caption: str | None) -> str:
+def figure_html(name: str, content: bytes | str, caption: str | None) -> str:
     ext = name.rsplit(".", 1)[-1].lower()
     if ext == "svg":
         text = content.decode("utf-8") if isinstance(content, bytes) else content
@@ -120,7 +121,7 @@ def render_html_page(results: Sequence[CheckResult], title: str = "cotsim report
             parts.append('<ul class="notes">' + "".join(f"<li>{html.escape(n)}</li>"
                                                        for n in r.notes) + "</ul>")
         for name, content in r.figures.items():
-            parts.append(_figure_html(name, content, r.captions.get(name)))
+            parts.append(figure_html(name, content, r.captions.get(name)))
         parts.append(f"<footer>{r.seconds:.1f} s</footer></section>")
     parts.append("<footer>Written by <code>cotsim demo</code>. Markdown twin: "
                  "<code>index.md</code>.</footer></main></body></html>")

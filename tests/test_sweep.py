@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import socket
 import xml.etree.ElementTree as ET
@@ -305,8 +306,9 @@ def test_report_writes_svgs_and_tables(swept, tmp_path, capsys):
     _, full, _ = swept
     out = tmp_path / "rep"
     assert main(["experiment", "report", str(full), "-o", str(out)]) == 0
-    assert sorted(os.listdir(out)) == ["accuracy_vs_format.svg", "accuracy_vs_n.svg",
-                                       "accuracy_vs_n_jax.svg", "report.md"]
+    assert sorted(os.listdir(out)) == ["accuracy_heatmap.svg", "accuracy_vs_format.svg",
+                                       "accuracy_vs_n.svg", "accuracy_vs_n_jax.svg",
+                                       "report.md"]
     for name in ("accuracy_vs_n.svg", "accuracy_vs_n_jax.svg", "accuracy_vs_format.svg"):
         root = ET.parse(out / name).getroot()
         assert root.tag.endswith("svg")
@@ -423,6 +425,7 @@ def test_report_of_a_non_sweep_folder(tmp_path, capsys):
 # --- cotsim demo ---------------------------------------------------------------------------
 def test_demo_shows_the_experiments_of_a_sweep(swept, tmp_path, capsys):
     _, full, _ = swept
+    before = sorted(p.relative_to(full) for p in full.rglob("*"))
     out = tmp_path / "rep"
     assert main(["demo", "--out", str(out), "rounding_is_counter_free",
                  "--experiments", str(full)]) == 0
@@ -432,9 +435,9 @@ def test_demo_shows_the_experiments_of_a_sweep(swept, tmp_path, capsys):
         page.index("</main>")
     assert "<svg" in page[page.index('id="experiments"'):]
     assert "## Experiments (the paper's Section 4)" in md
-    for svg in ("accuracy_vs_n.svg", "accuracy_vs_format.svg"):  # links resolve
-        link = next(l for l in md.splitlines() if l.startswith("![") and svg in l)
-        assert (out / link[link.index("(") + 1:-1]).resolve() == (full / "report" / svg)
+    links = re.findall(r"!\[[^\]]*\]\((experiments/[^)]+)\)", md)
+    assert links and all((out / link).is_file() for link in links)  # links resolve
+    assert sorted(p.relative_to(full) for p in full.rglob("*")) == before  # only read
     assert "experiments:" in capsys.readouterr().out
 
 
@@ -447,8 +450,9 @@ def test_demo_refuses_a_non_sweep_before_the_checks(tmp_path, capsys):
     assert not out.exists()
 
 
-@pytest.mark.parametrize("name", ["quick.toml", "paper.toml", "paper_s5.toml",
-                                  "paper_cvp.toml"])
+@pytest.mark.parametrize("name", ["paper.toml", "paper_s5.toml",
+                                  "paper_cvp.toml", "study.toml", "study_s5.toml",
+                                  "study_depth.toml", "tradeoff.toml", "tradeoff_s5.toml"])
 def test_shipped_specs_are_valid(name):
     """The SPECs in experiments/ load; paper.toml gives S5 its own step count."""
     path = os.path.join(os.path.dirname(__file__), "..", "experiments", name)
@@ -456,6 +460,9 @@ def test_shipped_specs_are_valid(name):
     assert spec.runs()
     if name.startswith("paper"):  # the paper trains with Adam
         assert spec.train_options("cvp")["optimizer"] == "adam"
+    if name.startswith(("study", "tradeoff")):  # the new study: 1,000 prompts, Adam
+        assert spec.samples == 1000 and spec.options["optimizer"] == "adam"
+        assert max(spec.n) >= 16
     if name == "paper.toml":
         assert len(spec.runs()) == 72 and "sqmod" not in " ".join(spec.tasks)
         assert spec.train_options("s5")["steps"] == 3000
@@ -523,3 +530,20 @@ def test_interrupted_dask_sweep_is_one_line(tmp_path, signame):
             p.communicate()
     assert p.returncode == 128 + sig, (p.returncode, err)
     assert err.count("\n") == 1 and err.startswith("cotsim: "), err
+
+
+def test_the_new_study_fits_its_budget():
+    """The five SPECs of the new study add up to at most 3 hours on 2 cores by
+    `experiments.budget`'s estimate, and the estimate grows with the grid."""
+    from experiments.budget import estimate, run_cost
+
+    here = os.path.join(os.path.dirname(__file__), "..", "experiments")
+    specs = [load_spec(os.path.join(here, f)) for f in (
+        "study.toml", "study_s5.toml", "study_depth.toml", "tradeoff.toml",
+        "tradeoff_s5.toml")]
+    total = sum(estimate(s)["cpu_seconds"] for s in specs)
+    assert 3600 < total <= 3 * 3600 * 2
+    s5 = specs[1]
+    one, four = run_cost(s5, "s5", "cot", 16, 1), run_cost(s5, "s5", "cot", 16, 4)
+    assert four["train"] == pytest.approx(4 * one["train"])
+    assert run_cost(s5, "s5", "cot", 16, 1)["eval"] > run_cost(s5, "s5", "cot", 4, 1)["eval"]
