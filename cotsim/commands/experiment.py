@@ -7,6 +7,9 @@
   and DIR/metrics.json. Rerun with the same arguments to resume an interrupted run.
 - ``experiment eval M.npz --task TASK --setting S --n N --format FMT [--samples K]
   [--seed S] [--json]`` runs the model in FMT through the simulator.
+- ``experiment agree M.npz --task TASK --setting S --n N [--samples K] [--json]`` compares
+  the trained model's greedy tokens in JAX and in the simulator (float32, stable
+  softmax) on held-out prompts (`experiments.agreement`); exit 1 below ``--min-agree``.
 - ``experiment sweep SPEC.toml -o DIR [--scheduler ADDRESS]`` runs a grid on Dask
   (`experiments.sweep`); ``experiment precision DIR`` runs its solved models on a ladder
   of formats (`experiments.precision`); ``experiment report DIR [-o OUT]`` draws it
@@ -102,6 +105,24 @@ def register(sub: argparse._SubParsersAction, name: str) -> None:
     e.add_argument("--json", action="store_true", help="print one JSON object")
     e.set_defaults(run=run_eval)
 
+    a = esub.add_parser("agree", help="a trained model's tokens: JAX against the simulator",
+                        description="Run held-out prompts through the trained model in JAX "
+                        "(as it was trained) and in the simulator (float32, stable softmax, "
+                        "left-to-right sums) and compare the greedy token after every "
+                        "position, and the free-running chains; disagreements are listed "
+                        "with both top-two logit gaps (near ties). Exit 1 when fewer than "
+                        "--min-agree of the prompts agree at every position.")
+    a.add_argument("model", help="a model .npz file written by experiment train")
+    a.add_argument("--task", required=True, help=TASK_HELP)
+    a.add_argument("--setting", required=True, help=SETTING_HELP)
+    a.add_argument("--n", type=_integer, required=True, help="input length n")
+    a.add_argument("--samples", type=positive, default=1000, help="prompts (default 1000)")
+    a.add_argument("--seed", type=int_at_least(0), default=0, help="random seed (0)")
+    a.add_argument("--min-agree", type=float, default=None,
+                   help="the share of prompts that must agree (default 0.999)")
+    a.add_argument("--json", action="store_true", help="print one JSON object")
+    a.set_defaults(run=run_agree)
+
     w = esub.add_parser("sweep", help="train and evaluate a grid of runs on Dask",
                         description="Run every task x setting x n x layers x seed of "
                         "SPEC.toml as one Dask task (train, then evaluate in each format); "
@@ -187,6 +208,21 @@ def run_eval(args: argparse.Namespace) -> int:
                       samples=args.samples, seed=args.seed)
     _print(result, args.json, ("accuracy", "undefined", "samples", "format"))
     return 0
+
+
+def run_agree(args: argparse.Namespace) -> int:
+    from circuits.errors import CotsimInputError
+    from experiments.agreement import MIN_AGREE, agreement
+
+    least = MIN_AGREE if args.min_agree is None else args.min_agree
+    if not 0.0 <= least <= 1.0:
+        raise CotsimInputError(f"--min-agree {least!r}: expected a share in 0..1")
+    result = agreement(args.model, args.task, args.setting, args.n, samples=args.samples,
+                       seed=args.seed)
+    _print(result, args.json, ("teacher_forced_agree", "free_running_agree", "samples"))
+    worst = min(v for v in (result["teacher_forced_agree"], result["free_running_agree"])
+                if v is not None)
+    return 0 if worst >= least else 1
 
 
 def run_sweep(args: argparse.Namespace) -> int:
