@@ -93,16 +93,9 @@ def register(sub: argparse._SubParsersAction, name: str) -> None:
                         description="Round the model's weights to FMT and run held-out "
                         "prompts through the simulator (KV cache); for cot and cot:K the "
                         "model writes its own chain.")
-    e.add_argument("model", help="a model .npz file")
-    e.add_argument("--task", required=True, help=TASK_HELP)
-    e.add_argument("--setting", required=True, help=SETTING_HELP)
-    e.add_argument("--n", type=_integer, required=True, help="input length n")
+    _model_task_args(e, "a model .npz file")
     e.add_argument("--format", required=True,
                    help=FORMAT_HELP)
-    e.add_argument("--samples", type=positive, default=1000,
-                   help="prompts, run as one batch (default 1000)")
-    e.add_argument("--seed", type=int_at_least(0), default=0, help="random seed (0)")
-    e.add_argument("--json", action="store_true", help="print one JSON object")
     e.set_defaults(run=run_eval)
 
     a = esub.add_parser("agree", help="a trained model's tokens: JAX against the simulator",
@@ -112,15 +105,9 @@ def register(sub: argparse._SubParsersAction, name: str) -> None:
                         "position, and the free-running chains; disagreements are listed "
                         "with both top-two logit gaps (near ties). Exit 1 when fewer than "
                         "--min-agree of the prompts agree at every position.")
-    a.add_argument("model", help="a model .npz file written by experiment train")
-    a.add_argument("--task", required=True, help=TASK_HELP)
-    a.add_argument("--setting", required=True, help=SETTING_HELP)
-    a.add_argument("--n", type=_integer, required=True, help="input length n")
-    a.add_argument("--samples", type=positive, default=1000, help="prompts (default 1000)")
-    a.add_argument("--seed", type=int_at_least(0), default=0, help="random seed (0)")
+    _model_task_args(a, "a model .npz file written by experiment train")
     a.add_argument("--min-agree", type=float, default=None,
                    help="the share of prompts that must agree (default 0.999)")
-    a.add_argument("--json", action="store_true", help="print one JSON object")
     a.set_defaults(run=run_agree)
 
     w = esub.add_parser("sweep", help="train and evaluate a grid of runs on Dask",
@@ -171,6 +158,18 @@ def register(sub: argparse._SubParsersAction, name: str) -> None:
     r.add_argument("sweep", metavar="DIR", help="a sweep folder")
     r.add_argument("-o", "--output", default=None, metavar="OUT", help="report folder")
     r.set_defaults(run=run_report)
+
+
+def _model_task_args(p: argparse.ArgumentParser, model_help: str) -> None:
+    """The arguments `eval` and `agree` share: a model, its task, held-out prompts."""
+    p.add_argument("model", help=model_help)
+    p.add_argument("--task", required=True, help=TASK_HELP)
+    p.add_argument("--setting", required=True, help=SETTING_HELP)
+    p.add_argument("--n", type=_integer, required=True, help="input length n")
+    p.add_argument("--samples", type=positive, default=1000,
+                   help="held-out prompts, run as one batch (default 1000)")
+    p.add_argument("--seed", type=int_at_least(0), default=0, help="random seed (0)")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
 
 
 def _print(metrics: dict, as_json: bool, first: tuple[str, ...] = ()) -> None:
