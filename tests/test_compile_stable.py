@@ -1,6 +1,6 @@
 """The stable softmax in the compiler (``softmax_max``): the row maximum on its own, then
 whole stable-softmax models compiled by every sum construction (tc0, ac0, tree, exact)
-against an independent plain-Python forward pass (tests/oracles/stable_forward.py) on
+against the independent exact-rational forward pass (tests/oracles/forward.py) on
 every prompt, their depth against the n-free bound, ABC's ``cec``, the CoT chain and the
 command line.
 
@@ -24,7 +24,7 @@ from circuits.io import load, save
 from circuits.ir import Kind
 from conftest import needs_abc, run_cli
 from oracles.equivalence import abc_cec
-from oracles.stable_forward import tokens_or_undefined
+from oracles.forward import tokens_or_undefined
 from transformer_sim.compile import compile_model
 from transformer_sim.compile.budget import depth_bound
 from transformer_sim.compile.bundles import Bundle
@@ -104,7 +104,7 @@ def test_row_max_depth_is_reached_and_free_of_n():
         assert levels(c)[c.output_ids[fmt.bit_width:]].max() == MAX_DEPTH, n
 
 
-# -- whole models against the plain-Python forward pass ---------------------------------
+# -- whole models against the exact-rational forward pass ---------------------------------
 
 def stable_model(fmt: str, mode: str, seed: int, vocab: int = 3, layers: int = 1,
                  heads: int = 1, max_len: int = 16):
@@ -172,7 +172,7 @@ def test_every_prompt_agrees_with_the_oracle(fmt, mode, it, n, seed, vocab, laye
 
 @pytest.mark.parametrize("softmax", ["paper", "stable"])
 def test_oracle_is_the_simulator(softmax):
-    """The plain-Python oracle's order is the forward pass's (both softmaxes, both sums)."""
+    """The exact-rational oracle's order is the forward pass's (both softmaxes, both sums)."""
     varies = 0
     for fmt, mode, _, n, seed, vocab, layers, heads in CASES:
         m = replace(stable_model(fmt, mode, seed, vocab, layers, heads), softmax=softmax)

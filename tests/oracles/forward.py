@@ -168,6 +168,18 @@ def exact_reference(model: Model, tokens) -> list[float]:
     return [add(dot(model.Wout[v], X[-1]), model.bout[v]) for v in range(model.vocab)]
 
 
+def tokens_or_undefined(model: Model, prompts) -> np.ndarray:
+    """Per prompt, the next token by `exact_reference` (the first maximum, lowest id on
+    ties), or -1 where the pass is undefined."""
+    out = []
+    for p in prompts:
+        try:
+            out.append(int(np.argmax(exact_reference(model, [int(t) for t in p]))))
+        except Undefined:
+            out.append(-1)
+    return np.array(out, dtype=np.int64)
+
+
 # --- oracle 2: the textbook transformer in float64 NumPy ----------------------------------
 def numpy_reference(model: Model, tokens) -> tuple[np.ndarray, np.ndarray]:
     """(logits at the last position, attention (L, H, n, n))."""
