@@ -458,12 +458,15 @@ def connect(scheduler: str | None, workers: int | None):
 
 def run_sweep(spec: SweepSpec | str | os.PathLike, out_dir: str | os.PathLike, *,
               scheduler: str | None = None, workers: int | None = None,
-              progress: bool = True, max_runs: int | None = None,
+              progress: bool = True, max_runs: int | None = None, order: str = "spec",
               on_result: Callable[[list[dict[str, Any]]], None] | None = None) -> SweepResult:
     """Run the sweep ``spec`` (a `SweepSpec` or a SPEC path) into ``out_dir``.
 
     ``scheduler``: None (a LocalCluster of ``workers`` processes, default one per core),
     a scheduler address, or ``"synchronous"`` (in this process, no Dask cluster).
+    ``order``: "spec" runs the grid in the SPEC's order; "cheapest" by the estimated
+    cost of `experiments.budget.run_cost`, cheapest first (a sweep cut short then holds
+    every cheap cell, both seeds together, rather than the first tasks only).
     ``max_runs`` stops after that many unfinished runs were submitted (a deliberate
     partial sweep; run again to go on). Raises `CotsimInputError` on a bad SPEC, a
     foreign folder or an unreachable scheduler, before anything is written. A run that
@@ -478,6 +481,13 @@ def run_sweep(spec: SweepSpec | str | os.PathLike, out_dir: str | os.PathLike, *
     todo = [(run, [f for f in spec.formats if run.key(f) not in have]) for run in runs]
     todo = [(run, fmts) for run, fmts in todo if fmts]
     result = SweepResult(out_dir=out_dir, total=len(runs), skipped=len(runs) - len(todo))
+    if order == "cheapest":
+        from .budget import run_cost
+
+        todo.sort(key=lambda rf: sum(run_cost(spec, rf[0].task, rf[0].setting, rf[0].n,
+                                              rf[0].layers).values()))  # stable: seeds stay together
+    elif order != "spec":
+        raise ValueError(f"order must be 'spec' or 'cheapest', not {order!r}")
     if max_runs is not None:
         todo = todo[:max(0, int(max_runs))]
     with dask_client(scheduler, workers, needed=bool(todo)) as client:

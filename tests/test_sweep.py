@@ -144,6 +144,28 @@ def test_interrupted_sweep_completes_to_the_same_numbers(swept, tmp_path):
     assert _stable(read_results(out)) == _stable(read_results(full))
 
 
+def test_cheapest_order_runs_the_cheap_cells_first(tmp_path):
+    """--order cheapest: with the SPEC listing cot before base, the one run of
+    max_runs=1 is base (the shorter sequence: cheaper by experiments.budget), where the
+    SPEC's order runs cot."""
+    from experiments.budget import run_cost
+
+    text = SPEC.replace('settings = ["base", "cot"]', 'settings = ["cot", "base"]')
+    spec = _spec(tmp_path, text)
+    s = load_spec(spec)
+    cost = {r.setting: sum(run_cost(s, r.task, r.setting, r.n, r.layers).values())
+            for r in s.runs()}
+    assert cost["base"] < cost["cot"]  # the orders differ
+    for order, first in (("spec", "cot"), ("cheapest", "base")):
+        out = tmp_path / order
+        run_sweep(spec, out, scheduler="synchronous", progress=False, max_runs=1,
+                  order=order)
+        assert {r["setting"] for r in read_results(out)} == {first}
+    with pytest.raises(ValueError):
+        run_sweep(spec, tmp_path / "x", scheduler="synchronous", progress=False,
+                  order="random")
+
+
 def test_duplicate_lines_are_merged(swept, tmp_path):
     _, full, _ = swept
     out = tmp_path / "out"

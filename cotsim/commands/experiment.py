@@ -122,6 +122,10 @@ def register(sub: argparse._SubParsersAction, name: str) -> None:
                    help="local cluster size (default: the number of cores)")
     w.add_argument("--max-runs", type=int_at_least(1), default=None,
                    help="stop after this many unfinished runs (rerun to go on)")
+    w.add_argument("--order", choices=("spec", "cheapest"), default="spec",
+                   help="run order: the SPEC's (task, setting, n, layers, seed), or by "
+                   "estimated cost, cheapest first (python -m experiments.budget), so a "
+                   "sweep cut short holds every cheap cell (default spec)")
     w.add_argument("--no-progress", action="store_true", help="no progress bar")
     w.set_defaults(run=run_sweep)
 
@@ -228,7 +232,8 @@ def run_sweep(args: argparse.Namespace) -> int:
     from experiments.sweep import run_sweep as sweep, summary_line
 
     result = sweep(args.spec, args.output, scheduler=args.scheduler, workers=args.workers,
-                   progress=not args.no_progress, max_runs=args.max_runs)
+                   progress=not args.no_progress, max_runs=args.max_runs,
+                  order=args.order)
     print(summary_line(result))
     for name, why in result.failed.items():
         print(f"cotsim experiment sweep: {name}: {why}", file=sys.stderr)
