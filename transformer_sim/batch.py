@@ -37,8 +37,8 @@ from numba import njit
 from . import fparith
 from .errors import ModelError
 from .forward import (_MAX_PARTIALS, FxWeights, _argmax, _fx_step, _step, dense_weights,
-                      fixed_point_weights, layout_arg, weight_layout)
-from .lanes import NATIVE, _unpack, lane_cache, lane_dtype, lane_params, lane_step, lane_weights
+                      fixed_point_weights, lane_params_of, layout_arg, weight_layout)
+from .lanes import NATIVE, _unpack, lane_cache, lane_dtype, lane_step, lane_weights
 from .model import Model
 
 #: `_run_prompts`'s kernels
@@ -179,20 +179,11 @@ def _pack(model: Model, prompts: Sequence[Sequence[int]] | np.ndarray,
     return np.ascontiguousarray(flat, dtype=np.int64), offs
 
 
-def _lane_params(model: Model, fast: bool, lanes: bool) -> np.ndarray | None:
-    """The lane kernel's parameters where it applies (iterative sums, a format on the
-    fast rounding route; fixed point has its own route), else None."""
-    if not (fast and lanes and model.sum_code == 0):
-        return None
-    return lane_params(fparith.fast_params(np.ascontiguousarray(model.fmt.params,
-                                                                dtype=np.float64)))
-
-
 def batch_kernel(model: Model, *, fast: bool = True, lanes: bool = True) -> str:
     """Which kernel `run_batch` runs the model with: "lanes" (`lanes.lane_step`, float32
     arithmetic for float32), "fixed-point" (`forward._fx_step`) or "general"
     (`forward._step`, zero-term skips)."""
-    if _lane_params(model, fast, lanes) is not None:
+    if fast and lanes and lane_params_of(model) is not None:
         return "lanes"
     return "fixed-point" if fast and fixed_point_weights(model) is not None else "general"
 
@@ -214,7 +205,7 @@ def run_batch(model: Model, prompts: Sequence[Sequence[int]] | np.ndarray, steps
     width = int(lengths.max()) + steps - 1
     w = dense_weights(model)
     P = np.ascontiguousarray(model.fmt.params, dtype=np.float64)
-    R = _lane_params(model, fast, lanes)
+    R = lane_params_of(model) if fast and lanes else None
     fx = fixed_point_weights(model) if fast and R is None else None
     e2, e1 = np.zeros((1, 1)), np.zeros(1)
     if fx is not None:

@@ -141,23 +141,35 @@ def _round_lane(x, g):
 
 
 @njit(cache=True)
-def _mv_native(WT, x, out, nin, nout):
+def _mv_native(WT, x, out, nin, nout, xw):
     """out[r] = sum over c < nin of W[r, c] x[c] (WT = W transposed), r < nout, in the
-    arrays' own arithmetic (float32 for the float32 format)."""
+    arrays' own arithmetic (float32 for the float32 format). The products are
+    W[r, c] * x[c], or x[c] * W[r, c] when ``xw``: the operand order of the evaluation
+    order's sum, which decides the sign of a NaN when both factors are NaN."""
     x0 = x[0]
-    for r in range(nout):
-        out[r] = WT[0, r] * x0
-    for c in range(1, nin):
-        xc = x[c]
-        row = WT[c]
+    if xw:
         for r in range(nout):
-            out[r] = out[r] + row[r] * xc
+            out[r] = x0 * WT[0, r]
+        for c in range(1, nin):
+            xc = x[c]
+            row = WT[c]
+            for r in range(nout):
+                out[r] = out[r] + xc * row[r]
+    else:
+        for r in range(nout):
+            out[r] = WT[0, r] * x0
+        for c in range(1, nin):
+            xc = x[c]
+            row = WT[c]
+            for r in range(nout):
+                out[r] = out[r] + row[r] * xc
 
 
 @njit(cache=True)
 def _mv_rounded(WT, x, out, nin, nout, g):
     """`_mv_native` with every product and sum rounded by `_round_lane`; False when some
-    value fell outside its rule (out is then to be recomputed)."""
+    value fell outside its rule (out is then to be recomputed, NaNs among them: so the
+    operand order does not matter here)."""
     x0 = np.float64(x[0])
     bad = np.int64(0)
     for r in range(nout):
@@ -176,22 +188,28 @@ def _mv_rounded(WT, x, out, nin, nout, g):
 
 
 @njit(cache=True)
-def _mv_scalar(WT, x, out, nin, nout, P):
+def _mv_scalar(WT, x, out, nin, nout, P, xw):
     """The same sums by fparith's scalar `mul` and `add`, one row at a time."""
     for r in range(nout):
-        acc = mul(np.float64(WT[0, r]), np.float64(x[0]), P)
+        acc = _mul_ordered(WT[0, r], x[0], P, xw)
         for c in range(1, nin):
-            acc = add(acc, mul(np.float64(WT[c, r]), np.float64(x[c]), P), P)
+            acc = add(acc, _mul_ordered(WT[c, r], x[c], P, xw), P)
         out[r] = acc
 
 
+@njit(cache=True, inline="always")
+def _mul_ordered(w, v, P, xw):
+    return mul(np.float64(v), np.float64(w), P) if xw else mul(np.float64(w), np.float64(v), P)
+
+
 @njit(cache=True)
-def _mv(WT, x, out, nin, nout, native, g, P):
-    """out[r] = W[r] (x) x (iterative), r < nout, over the first nin columns."""
+def _mv(WT, x, out, nin, nout, native, g, P, xw):
+    """out[r] = W[r] (x) x (iterative), r < nout, over the first nin columns; products
+    x[c] * W[r, c] when ``xw`` (see `_mv_native`)."""
     if native:
-        _mv_native(WT, x, out, nin, nout)
+        _mv_native(WT, x, out, nin, nout, xw)
     elif not _mv_rounded(WT, x, out, nin, nout, g):
-        _mv_scalar(WT, x, out, nin, nout, P)
+        _mv_scalar(WT, x, out, nin, nout, P, xw)
 
 
 class LaneWeights(NamedTuple):
@@ -271,13 +289,13 @@ def lane_step(tok, t, w, lw, C, stable, P, native, g, A, logits):
     for l in range(L):
         for hd in range(H):
             Kc, Vr = C.Kc[l, hd], C.Vr[l, hd]
-            _mv(WqT[l, hd], h, q, d, k, native, g, P)
-            _mv(WkT[l, hd], h, kv, d, k, native, g, P)
+            _mv(WqT[l, hd], h, q, d, k, native, g, P, False)
+            _mv(WkT[l, hd], h, kv, d, k, native, g, P, False)
             for c in range(k):
                 Kc[c, t] = kv[c]
-            _mv(WvT[l, hd], h, Vr[t], d, k, native, g, P)
+            _mv(WvT[l, hd], h, Vr[t], d, k, native, g, P, False)
             # s_j = sum_c [q[c] k_j[c]]: a lane per key j
-            _mv(Kc, q, s, k, n, native, g, P)
+            _mv(Kc, q, s, k, n, native, g, P, True)
             if stable:
                 mx = np.float64(_row_max(s, n))
                 for j in range(n):
@@ -295,20 +313,28 @@ def lane_step(tok, t, w, lw, C, stable, P, native, g, A, logits):
                 A[l, hd, j] = aj
                 a[j] = aj
             # o[c] = sum_j [a_j v_j[c]]: a lane per coordinate c
-            _mv(Vr, a, o, n, k, native, g, P)
-            _mv(WoT[l, hd], o, U[hd], k, d, native, g, P)
+            _mv(Vr, a, o, n, k, native, g, P, True)
+            _mv(WoT[l, hd], o, U[hd], k, d, native, g, P, False)
         for c in range(d):
             acc = rnd(np.float64(U[0, c]), P)
             for hd in range(1, H):
                 acc = add(acc, np.float64(U[hd, c]), P)
             h[c] = add(np.float64(h[c]), acc, P)
-        _mv(W1T[l], h, z, d, f, native, g, P)
+        _mv(W1T[l], h, z, d, f, native, g, P, False)
         for r in range(f):
             z[r] = relu(add(np.float64(z[r]), b1[l, r], P), P)
-        _mv(W2T[l], z, m, f, d, native, g, P)
+        _mv(W2T[l], z, m, f, d, native, g, P, False)
         for c in range(d):
             h[c] = add(np.float64(h[c]), add(np.float64(m[c]), b2[l, c], P), P)
-    _mv(WoutT, h, lg, d, V, native, g, P)
+    _mv(WoutT, h, lg, d, V, native, g, P, False)
     for v in range(V):
         logits[v] = add(np.float64(lg[v]), bout[v], P)
     return 0
+
+
+@njit(cache=True, nogil=True)
+def lane_push(tok, t, w, lw, C, stable, P, R, A, logits):
+    """`lane_step` with the lane parameters R as `lane_params` gives them (for callers in
+    Python: the Decoder); ``C`` is a `LaneCache` as a plain tuple."""
+    return lane_step(tok, t, w, lw, LaneCache(*C), stable, P, R[NATIVE] != 0.0,
+                     _unpack(R), A, logits)
