@@ -112,7 +112,7 @@ def _unpack(R):
 
 
 @njit(cache=True, inline="always")
-def _round_lane(x, g):
+def _round_lane(x, g, of_sum):
     """(fparith's fast-route rounding of the float64 x, an int64 that is negative when
     that rounding is not this rule's: the caller then recomputes), without branches.
 
@@ -122,18 +122,26 @@ def _round_lane(x, g):
     (d = 1/2) goes up for ties-away, to even for ties-even, down for ties-to-zero.
     Flags, as sign bits (magnitudes are < 2^63): beyond the top binade (inf and NaN
     included), above the largest value, and a nonzero value below the lowest binade
-    where the format has no quantum (``g.nolow`` = -1)."""
+    where the format has no quantum (``g.nolow`` = -1).
+
+    ``of_sum`` (a constant at each call): x is the float64 sum of two values of the
+    format. Below the lowest binade it is then already a multiple of q (both terms are,
+    and the exact sum, a multiple of q below 2^lo, has p - 1 <= 52 bits, so float64
+    holds it exactly), and rounds to itself: the quotient by q is left out."""
     b = _f2i(x)
     mag = b & _MAG
     ex = mag >> 52
     low = ex < g.lo
     rr = (mag + g.tadd + ((mag >> g.shift) & g.todd)) & g.mask
-    t = _i2f(mag) * g.invq
-    fl = np.floor(t)                      # (math.floor would go through int64)
-    d = t - fl
-    tie = g.tie_away + g.tie_odd * (fl - 2.0 * np.floor(fl * 0.5))
-    n = fl + (1.0 if d > 0.5 else 0.0) + (tie if d == 0.5 else 0.0)
-    lr = _f2i(n * g.q)
+    if of_sum:
+        lr = mag
+    else:
+        t = _i2f(mag) * g.invq
+        fl = np.floor(t)                  # (math.floor would go through int64)
+        d = t - fl
+        tie = g.tie_away + g.tie_odd * (fl - 2.0 * np.floor(fl * 0.5))
+        n = fl + (1.0 if d > 0.5 else 0.0) + (tie if d == 0.5 else 0.0)
+        lr = _f2i(n * g.q)
     rm = lr if low else rr
     bad = (g.hi - ex) | (((0 - mag) & g.nolow) if low else (g.maxbits - rr))
     sg = b & ((0 - rm) | g.keepz) & _SIGN     # the sign, but no -0 where keepz = 0
@@ -173,15 +181,15 @@ def _mv_rounded(WT, x, out, nin, nout, g):
     x0 = np.float64(x[0])
     bad = np.int64(0)
     for r in range(nout):
-        y, f = _round_lane(np.float64(WT[0, r]) * x0, g)
+        y, f = _round_lane(np.float64(WT[0, r]) * x0, g, False)
         out[r] = y
         bad |= f
     for c in range(1, nin):
         xc = np.float64(x[c])
         row = WT[c]
         for r in range(nout):
-            p, f1 = _round_lane(np.float64(row[r]) * xc, g)
-            s, f2 = _round_lane(np.float64(out[r]) + p, g)
+            p, f1 = _round_lane(np.float64(row[r]) * xc, g, False)
+            s, f2 = _round_lane(np.float64(out[r]) + p, g, True)
             out[r] = s
             bad |= f1 | f2
     return bad >= 0
