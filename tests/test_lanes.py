@@ -15,11 +15,13 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from llvmlite import binding as llvm
 from numba import njit
 from oracles.forward import make_model, tokens_or_undefined
 from oracles.rounding import log_uniform, same_bits
@@ -175,10 +177,25 @@ def test_no_fused_multiply_add():
     g = njit(lambda R: lanes._unpack(R))(_params("bfloat16")[2])
     d4 = np.zeros((4, 4))
     rounded = _asm(lanes._mv_rounded, d4, d4[0], d4[1].copy(), 4, 4, g)
+    # the whole float32 step kernel, its callees linked in
+    from transformer_sim.forward import dense_weights, lane_params_of
+    model = make_model("float32", "iterative", 0, V=5, L=1, H=1, d=4, k=4, f=4, N=4)
+    R = lane_params_of(model)
+    C = lanes.lane_cache(1, 1, 4, 4, 4, 5, 4, np.zeros(1, np.float32))
+    step = _asm(lanes.lane_push, 0, 0, tuple(dense_weights(model)),
+                tuple(lanes.lane_weights(model, np.float32)), tuple(C), True,
+                fa.fast_params(model.fmt.params), R, np.zeros((1, 1, 4)), np.empty(5))
     assert "mulps" in native and "addps" in native      # vectorised float32 arithmetic
     assert "mulpd" in rounded and "addpd" in rounded
-    for code in (native, rounded):
-        assert "fma" not in code.lower() and "vfm" not in code and "vfnm" not in code
+    assert "mulps" in step and "addps" in step
+    fma = re.compile(r"\bvf(n)?m(add|sub)")   # vfmadd231ps, vfnmsub213sd, ...
+    for code in (native, rounded, step):
+        assert not fma.search(code)
+    # the check sees a contraction where one is allowed (fastmath), on a CPU with FMA
+    contracted = njit(fastmath=True)(lanes._mv_native.py_func)
+    contracted(f4, f4[0], f4[1].copy(), 4, 4, False)
+    if "+fma" in llvm.get_host_cpu_features().flatten():
+        assert fma.search("\n".join(contracted.inspect_asm().values()))
 
 
 def _prompts(seed: int, n: int = 8, V: int = 5, longest: int = 10) -> list[list[int]]:
