@@ -293,7 +293,8 @@ def main() -> int:
                 _, w3, c3, load = timed(lambda: fwd(params, xs).block_until_ready())
                 best = (w3, c3, load) if best is None or w3 < best[0] else best
             emit(column="jax", seconds=best[0], cpu_seconds=best[1], ops_per_s=ops / best[0],
-                 cpu_ops_per_s=ops / best[1], load=best[2], note="different summation order: for scale only", **row)
+                 cpu_ops_per_s=ops / best[1], load=best[2],
+                 note="different summation order: for scale only", **row)
     return 0
 
 

@@ -107,8 +107,8 @@ def _unpack(R):
                      ~((np.int64(1) << shift) - np.int64(1)), np.int64(R[LO]),
                      np.int64(R[HI]), np.int64(R[MAXBITS]),
                      np.int64(0 if R[LOWOK] != 0.0 else -1),
-                     np.int64(_SIGN if R[KEEPZ] != 0.0 else 0), q, 1.0 / q if q != 0.0 else 0.0, R[TIE_ODD],
-                     R[TIE_AWAY])
+                     np.int64(_SIGN if R[KEEPZ] != 0.0 else 0), q,
+                     1.0 / q if q != 0.0 else 0.0, R[TIE_ODD], R[TIE_AWAY])
 
 
 @njit(cache=True, inline="always")
