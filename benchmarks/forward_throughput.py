@@ -7,16 +7,27 @@ position: teacher-forced next-token passes). For each format (float32, bfloat16,
 float16, paper:e=3,s=4, and float8_e4m3fn where this checkout's FloatFormat parses it)
 the columns are, one JSON line each:
 
-- ``decoder``: today's one-prompt `forward.Decoder` (KV cache), timed on --decoder-prompts
-  prompts and scaled to all of them;
+- ``decoder``: the one-prompt `forward.Decoder` (KV cache) as it was before the lane
+  kernel (``Decoder(model, lanes=False)``: the general kernel with zero-term skips, no
+  fast rounding route), timed on --decoder-prompts prompts and scaled to all of them: the
+  baseline of issue 15's goal;
+- ``decoder_lanes``: today's one-prompt `Decoder`, which takes the lane kernel, on one
+  core, timed on min(--prompts, 64) prompts and scaled;
+- ``batched_before``: `batch.run_batch(..., lanes=False)`, the batched path before the
+  lane kernel (`forward._step` on the fast rounding route), timed on --decoder-prompts
+  prompts and scaled;
 - ``batched``: `batch.run_batch` on all the prompts at once (threads over the cores,
-  fparith's fast rounding route); its tokens are checked equal to the decoder's on the
-  timed subset;
+  the lane kernel); its tokens are checked equal to those of every column above on their
+  timed subsets;
 - ``jax`` (float32 only, for scale): `experiments.model_jax.forward` under `jax.jit`,
   the whole batch; a different summation order, so not the same arithmetic;
 - ``native`` (float32 only): a plain Numba loop in native float32 doing the same
   operations in the same order (the machine's limit for exact float32 semantics), over
   the same threads; ``same_tokens`` is the share of its tokens equal to the batched ones.
+
+Every timed column also has ``cpu_ops_per_s`` (rounded_ops / CPU seconds), and every
+ratio line ``cpu_ratio`` beside ``ratio``: on a shared machine the CPU-time figures are the
+steadier ones.
 
 ``rounded_ops`` counts every +, -, *, / and exp of DESIGN.md's evaluation order (sums of n
 terms: n - 1 additions; biases and residual additions included; ReLU and the maximum
@@ -184,10 +195,10 @@ def timed(fn):
     return out, time.perf_counter() - w0, time.process_time() - c0, (load0, os.getloadavg()[0])
 
 
-def decoder_preds(model, prompts) -> np.ndarray:
+def decoder_preds(model, prompts, lanes: bool = False) -> np.ndarray:
     out = np.empty(prompts.shape, dtype=np.int64)
     for b, p in enumerate(prompts):
-        dec = Decoder(model, capacity=p.size)
+        dec = Decoder(model, capacity=p.size, lanes=lanes)
         for t, tok in enumerate(p):
             out[b, t] = dec.push(int(tok))
     return out
@@ -222,30 +233,49 @@ def main() -> int:
             model = base.in_format(fmt)
             row = {"layers": L, "format": fmt.spec, "rounded_ops": ops, **common}
             run_batch(model, prompts[:2])                     # compile / load
+            run_batch(model, prompts[:2], lanes=False)
             decoder_preds(model, prompts[:1])
-            ref, w, c, load = timed(lambda: decoder_preds(model, sub))
+            decoder_preds(model, prompts[:1], lanes=True)
             scale = a.prompts / len(sub)
-            emit(column="decoder", seconds=w * scale, cpu_seconds=c * scale,
-                 ops_per_s=ops / (w * scale), timed_prompts=len(sub), load=load, **row)
-            dec_s = w * scale
+            ref, w, c, load = timed(lambda: decoder_preds(model, sub))
+            dec = (w * scale, c * scale)
+            emit(column="decoder", seconds=dec[0], cpu_seconds=dec[1], ops_per_s=ops / dec[0],
+                 cpu_ops_per_s=ops / dec[1], timed_prompts=len(sub), load=load, **row)
+            sub2 = prompts[:min(a.prompts, 64)]
+            got, w, c, load = timed(lambda: decoder_preds(model, sub2, lanes=True))
+            assert np.array_equal(got[:len(sub)], ref), "decoder (lanes) != decoder"
+            s2 = a.prompts / len(sub2)
+            emit(column="decoder_lanes", seconds=w * s2, cpu_seconds=c * s2,
+                 ops_per_s=ops / (w * s2), cpu_ops_per_s=ops / (c * s2),
+                 timed_prompts=len(sub2), load=load, **row)
+            old, w, c, load = timed(lambda: run_batch(model, sub, lanes=False))
+            assert np.array_equal(old.preds, ref), "batched (before) != decoder"
+            before = (w * scale, c * scale)
+            emit(column="batched_before", seconds=before[0], cpu_seconds=before[1],
+                 ops_per_s=ops / before[0], cpu_ops_per_s=ops / before[1],
+                 timed_prompts=len(sub), load=load, **row)
             res, w, c, load = timed(lambda: run_batch(model, prompts))
             assert np.array_equal(res.preds[:len(sub)], ref), "batched != decoder"
-            emit(column="batched", seconds=w, cpu_seconds=c, ops_per_s=ops / w, load=load,
+            assert np.array_equal(res.preds[:len(sub2)], got), "batched != decoder (lanes)"
+            emit(column="batched", seconds=w, cpu_seconds=c, ops_per_s=ops / w,
+                 cpu_ops_per_s=ops / c, load=load,
                  tokens_vary=len(set(res.preds[:, -1].tolist())), **row)
-            ratio = dec_s / w
-            emit(column="ratio_batched_over_decoder", ratio=ratio, goal=20.0,
-                 goal_met=ratio >= 20.0, **row)
+            emit(column="ratio_batched_over_decoder", ratio=dec[0] / w, cpu_ratio=dec[1] / c,
+                 goal=20.0, goal_met=dec[0] / w >= 20.0, **row)
+            emit(column="ratio_batched_over_batched_before", ratio=before[0] / w,
+                 cpu_ratio=before[1] / c, **row)
             if fmt.spec.startswith("ieee"):
-                emit(column="goal_ops_per_s", ops_per_s=ops / w, goal=2e8,
-                     goal_met=ops / w >= 2e8, **row)
+                emit(column="goal_ops_per_s", ops_per_s=ops / w, cpu_ops_per_s=ops / c,
+                     goal=2e8, goal_met=ops / w >= 2e8, **row)
             if spec != "float32":
                 continue
             native_run(base, prompts[:2])
             nat, w2, c2, load = timed(lambda: native_run(base, prompts))
-            emit(column="native", seconds=w2, cpu_seconds=c2, ops_per_s=ops / w2, load=load,
+            emit(column="native", seconds=w2, cpu_seconds=c2, ops_per_s=ops / w2,
+                 cpu_ops_per_s=ops / c2, load=load,
                  same_tokens=float(np.mean(nat == res.preds)), **row)
-            emit(column="ratio_batched_over_native", ratio=w / w2, goal=3.0,
-                 goal_met=w / w2 <= 3.0, **row)
+            emit(column="ratio_batched_over_native", ratio=w / w2, cpu_ratio=c / c2,
+                 goal=3.0, goal_met=w / w2 <= 3.0, **row)
             try:
                 import jax
                 import jax.numpy as jnp
@@ -263,7 +293,8 @@ def main() -> int:
                 _, w3, c3, load = timed(lambda: fwd(params, xs).block_until_ready())
                 best = (w3, c3, load) if best is None or w3 < best[0] else best
             emit(column="jax", seconds=best[0], cpu_seconds=best[1], ops_per_s=ops / best[0],
-                 load=best[2], note="different summation order: for scale only", **row)
+                 cpu_ops_per_s=ops / best[1], load=best[2],
+                 note="different summation order: for scale only", **row)
     return 0
 
 

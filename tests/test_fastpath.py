@@ -26,7 +26,7 @@ from transformer_sim import FloatFormat
 from transformer_sim import fparith as fa
 from transformer_sim.constructions.circuit_cot import build_circuit_cot
 from transformer_sim.errors import ModelUndefined
-from transformer_sim.forward import Decoder
+from transformer_sim.forward import Decoder, lane_params_of
 from transformer_sim.model import LAYER_ARRAYS, Model
 
 F = FloatFormat
@@ -232,9 +232,12 @@ def test_fast_kernels_equal_general_on_random_models(seed, fmt, sum_mode, densit
     ref, kind = _trace(model, tokens, fast=False, skips=False)
     assert kind == "general"
     fixed = fa.fixed_point_s(model.fmt.params) > 0
+    lanes = lane_params_of(model) is not None
     for kw, want_kind in (({"fast": False, "skips": True}, "general+skips"),
-                          ({"fast": True, "skips": False},
-                           "fixed-point" if fixed else "general")):
+                          ({"fast": True, "skips": False, "lanes": False},
+                           "fixed-point" if fixed else "general"),
+                          ({"fast": True}, "fixed-point" if fixed else
+                           "lanes" if lanes else "general+skips")):
         got, kind = _trace(model, tokens, **kw)
         assert kind == want_kind
         assert got == ref
@@ -282,5 +285,8 @@ def test_fast_kernels_equal_general_on_the_circuit_construction(name, make, fmt,
     # every position's logits and attention, on the common sequence
     ref, _ = _trace(cc.model, seq, fast=False, skips=False)
     got, kind = _trace(cc.model, seq, fast=True)
-    assert kind == ("fixed-point" if fmt.startswith("paper:e=0") else "general+skips")
+    assert kind == ("fixed-point" if fmt.startswith("paper:e=0") else
+                    "lanes" if sum_mode == "iterative" else "general+skips")
     assert got == ref
+    if kind == "lanes":
+        assert _trace(cc.model, seq, fast=True, lanes=False)[0] == ref

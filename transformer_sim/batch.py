@@ -1,15 +1,20 @@
 """Batched exact inference: many prompts through one model in one call.
 
-Every prompt runs the same step kernels as the one-prompt `forward.Decoder` (the
-fixed-point k-space `_fx_step` where the format allows it, else `_step` with zero-term
-skips), position by position with its own KV cache, so its tokens are the Decoder's bit
-for bit (tests/test_batch.py checks it). What batching adds: the loop over prompts runs
-inside one Numba kernel (`_run_prompts`, no Python per prompt or per token), one call
-per core on a contiguous share of the prompts, in threads (the kernel releases the GIL),
-each with its own KV cache; and the rounding takes fparith's fast route
-(`fparith.fast_params`) for IEEE and paper formats, tested bit for bit against the
-general one. (A ``numba.prange`` over the prompts computed the same tokens but ran the
-step kernel about 10 times slower than a plain call, so threads it is.)
+Every prompt runs, position by position with its own KV cache, a step kernel that
+computes what the one-prompt `forward.Decoder` computes, so its tokens are the
+Decoder's bit for bit (tests/test_batch.py, tests/test_lanes.py check it):
+- `lanes.lane_step` for iterative sums in a format on fparith's fast rounding route
+  (`fparith.fast_params`: IEEE and paper formats of <= 25 bits, float32 included):
+  the matrix-vector products row-interleaved for the vector unit, float32 in the
+  hardware's float32 arithmetic, the others rounded by the fast route's bit-pattern
+  rule without branches;
+- the fixed-point k-space `forward._fx_step` for fixed point;
+- `forward._step` with zero-term skips (and the fast route where it applies) otherwise.
+What batching adds: the loop over prompts runs inside one Numba kernel (`_run_prompts`,
+no Python per prompt or per token), one call per core on a contiguous share of the
+prompts, in threads (the kernel releases the GIL), each with its own KV cache. (A
+``numba.prange`` over the prompts computed the same tokens but ran the step kernel
+about 10 times slower than a plain call, so threads it is.)
 
 `run_batch(model, prompts, steps)` feeds each prompt, then ``steps - 1`` of its own
 greedy tokens, and records for every position read the argmax after it (so the
@@ -32,8 +37,12 @@ from numba import njit
 from . import fparith
 from .errors import ModelError
 from .forward import (_MAX_PARTIALS, FxWeights, _argmax, _fx_step, _step, dense_weights,
-                      fixed_point_weights, layout_arg, weight_layout)
+                      fixed_point_weights, lane_params_of, layout_arg, weight_layout)
+from .lanes import NATIVE, _unpack, lane_cache, lane_dtype, lane_step, lane_weights
 from .model import Model
+
+#: `_run_prompts`'s kernels
+GENERAL, FIXED, LANES = 0, 1, 2
 
 #: threads (each runs `_run_prompts` on a share of the prompts, with its own KV cache)
 THREADS = max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
@@ -52,15 +61,22 @@ def _overflowed(A, t):
 
 
 @njit(cache=True, nogil=True)
-def _run_prompts(toks, offs, lo, hi, steps, fixed, weights, fxw, layout, mode, stable, P,
-                 cap, k, preds, undefined_at, overflow):
+def _run_prompts(toks, offs, lo, hi, steps, kernel, weights, fxw, layout, lw, R, proto,
+                 mode, stable, P, cap, k, preds, undefined_at, overflow):
     """Prompts lo..hi-1, one after the other; prompt b is toks[offs[b]:offs[b + 1]]: feed
     it, then steps - 1 of its own argmax tokens. preds[b, t] = the argmax after position
     t; undefined_at[b] = the first position with Z = 0 (-1: none; preds stay -1 from
-    there); overflow[b] as `_overflowed` over the defined positions. Releases the GIL:
-    `run_batch` runs one call per core in threads."""
+    there); overflow[b] as `_overflowed` over the defined positions. ``kernel``: LANES
+    (`lanes.lane_step`, its weights ``lw``, lane parameters R, value type of ``proto``),
+    FIXED (`_fx_step`) or GENERAL (`_step`). Releases the GIL: `run_batch` runs one call
+    per core in threads."""
     L, H = weights[2].shape[0], weights[2].shape[1]
     V = weights[10].shape[0]
+    d, f = weights[2].shape[3], weights[6].shape[1]
+    lanes = kernel == LANES
+    C = lane_cache(L, H, k, d, f, V, cap if lanes else 1, proto)
+    g = _unpack(R)
+    native = R[NATIVE] != 0.0
     # one cache for all; a prompt overwrites position t before reading it
     A = np.zeros((L, H, cap))
     logits = np.empty(V)
@@ -79,7 +95,9 @@ def _run_prompts(toks, offs, lo, hi, steps, fixed, weights, fxw, layout, mode, s
         n = offs[b + 1] - offs[b]
         for t in range(n + steps - 1):
             tok = toks[offs[b] + t] if t < n else preds[b, t - 1]
-            if fixed:
+            if lanes:
+                code = lane_step(tok, t, weights, lw, C, stable, P, native, g, A, logits)
+            elif kernel == FIXED:
                 code = _fx_step(tok, t, fxw, layout, mode, stable, P, Kc, Vc, A, S,
                                 NZj, NZa, qi, logits)
             else:
@@ -161,12 +179,23 @@ def _pack(model: Model, prompts: Sequence[Sequence[int]] | np.ndarray,
     return np.ascontiguousarray(flat, dtype=np.int64), offs
 
 
+def batch_kernel(model: Model, *, fast: bool = True, lanes: bool = True) -> str:
+    """Which kernel `run_batch` runs the model with: "lanes" (`lanes.lane_step`, float32
+    arithmetic for float32), "fixed-point" (`forward._fx_step`) or "general"
+    (`forward._step`, zero-term skips)."""
+    if fast and lanes and lane_params_of(model) is not None:
+        return "lanes"
+    return "fixed-point" if fast and fixed_point_weights(model) is not None else "general"
+
+
 def run_batch(model: Model, prompts: Sequence[Sequence[int]] | np.ndarray, steps: int = 1,
-              *, fast: bool = True, threads: int | None = None) -> BatchRun:
+              *, fast: bool = True, lanes: bool = True,
+              threads: int | None = None) -> BatchRun:
     """Run every prompt, then ``steps - 1`` of its own greedy tokens (``steps`` = 1: the
     next token only), in one parallel kernel; see `BatchRun`. ``fast`` selects the fixed-
-    point kernel and the fast rounding route where the format allows them (the speed,
-    never a result). Raises `ModelError` for a bad prompt (naming it) or steps < 1."""
+    point kernel and the fast rounding route where the format allows them, ``lanes``
+    the lane kernel there (`batch_kernel` says which runs); they change the speed, never
+    a result. Raises `ModelError` for a bad prompt (naming it) or steps < 1."""
     steps = int(steps)
     if steps < 1:
         raise ModelError(f"cot steps must be at least 1, got {steps}")
@@ -176,19 +205,28 @@ def run_batch(model: Model, prompts: Sequence[Sequence[int]] | np.ndarray, steps
     width = int(lengths.max()) + steps - 1
     w = dense_weights(model)
     P = np.ascontiguousarray(model.fmt.params, dtype=np.float64)
-    fx = fixed_point_weights(model) if fast else None
+    R = lane_params_of(model) if fast and lanes else None
+    fx = fixed_point_weights(model) if fast and R is None else None
+    e2, e1 = np.zeros((1, 1)), np.zeros(1)
     if fx is not None:
-        fxw, layout = tuple(fx[0]), layout_arg(fx[1])
+        kernel, fxw, layout = FIXED, tuple(fx[0]), layout_arg(fx[1])
     else:
-        e2, e1 = np.zeros((1, 1)), np.zeros(1)
         fxw = tuple(FxWeights(e2, e2, e2, e2, e1, e1))
         layout = layout_arg(weight_layout(w))
         if fast:
             P = fparith.fast_params(P)
+        kernel = LANES if R is not None else GENERAL
+    if R is not None:
+        dt = lane_dtype(R)
+        lw, proto = tuple(lane_weights(model, dt)), np.zeros(1, dtype=dt)
+    else:  # unused: the lane kernel's arguments, as small as they come
+        e4 = np.zeros((1, 1, 1, 1))
+        lw, proto = (e4, e4, e4, e4, e2[None], e2[None], e2), e1
+        R = np.zeros(12)
     preds = np.full((B, width), -1, dtype=np.int64)
     undefined_at = np.full(B, -1, dtype=np.int64)
     overflow = np.zeros(B, dtype=np.bool_)
-    args = (steps, fx is not None, tuple(w), fxw, layout, model.sum_code,
+    args = (steps, kernel, tuple(w), fxw, layout, lw, R, proto, model.sum_code,
             model.softmax_code == 1, P, width, model.d_head, preds, undefined_at, overflow)
     # contiguous shares of about equal token counts, one per thread
     nt = max(1, min(B, THREADS if threads is None else int(threads)))

@@ -746,6 +746,34 @@ class _FixedPointKernel:
                      logits)
 
 
+class _LaneKernel:
+    """`lanes.lane_step` (through `lanes.lane_push`) and its cache, for iterative sums in
+    a format on fparith's fast rounding route; ``args`` as in `_GeneralKernel`."""
+
+    def __init__(self, model: Model, cap: int, R: np.ndarray, A: np.ndarray,
+                 logits: np.ndarray):
+        from . import lanes  # lanes imports this module
+
+        self.run = lanes.lane_push
+        dt = lanes.lane_dtype(R)
+        L, H, k = model.n_layers, model.heads, model.d_head
+        cache = lanes.lane_cache(L, H, k, model.d_model, model.d_ff, model.vocab, cap,
+                                 np.zeros(1, dtype=dt))
+        self.args = (tuple(dense_weights(model)), tuple(lanes.lane_weights(model, dt)),
+                     tuple(cache), model.softmax_code == 1,
+                     fparith.fast_params(_params(model)), R, A, logits)
+
+
+def lane_params_of(model: Model) -> np.ndarray | None:
+    """The lane kernel's parameters (`lanes.lane_params`) where it applies to the model:
+    iterative sums in a format on fparith's fast rounding route; else None."""
+    if model.sum_code != fparith.SUM_ITERATIVE:
+        return None
+    from .lanes import lane_params
+
+    return lane_params(fparith.fast_params(_params(model)))
+
+
 class Decoder:
     """Incremental decoding with a KV cache: `push` one token at a time.
 
@@ -754,21 +782,27 @@ class Decoder:
     pass is undefined the decoder stays undefined (every longer prompt contains the
     undefined position) and `push` raises `ModelUndefined` again.
 
-    ``fast`` and ``skips`` choose the kernel: ``fast``, the fixed-point k-space kernel
-    where the format allows it; otherwise the general kernel, with zero-term skips when
-    ``skips``. They change the speed, never a result (tests/test_fastpath.py); both off
-    give the plain route, the reference of those tests.
+    ``fast``, ``lanes`` and ``skips`` choose the kernel: ``fast``, the fixed-point
+    k-space kernel where the format allows it, and with ``lanes`` the lane kernel of
+    `lanes` (iterative sums, a format on fparith's fast rounding route: float32 in
+    float32, the IEEE and paper formats of <= 25 bits); otherwise the general kernel,
+    with zero-term skips when ``skips``. They change the speed, never a result
+    (tests/test_fastpath.py, tests/test_lanes.py); all off give the plain route, the
+    reference of those tests. ``lanes=False`` is the Decoder as it was before the lane
+    kernel (benchmarks/forward_throughput.py times it).
     """
 
     def __init__(self, model: Model, capacity: int | None = None, fast: bool = True,
-                 skips: bool = True):
+                 skips: bool = True, lanes: bool = True):
         self.model = model
         cap = model.max_len if capacity is None else min(int(capacity), model.max_len)
         self._A = np.zeros((model.n_layers, model.heads, cap))
         self._logits = np.empty(model.vocab)
-        fx = fixed_point_weights(model) if fast else None
-        self._kernel: _GeneralKernel | _FixedPointKernel = (
-            _FixedPointKernel(model, cap, fx, self._A, self._logits) if fx is not None
+        R = lane_params_of(model) if fast and lanes else None
+        fx = fixed_point_weights(model) if fast and R is None else None
+        self._kernel: _GeneralKernel | _FixedPointKernel | _LaneKernel = (
+            _LaneKernel(model, cap, R, self._A, self._logits) if R is not None
+            else _FixedPointKernel(model, cap, fx, self._A, self._logits) if fx is not None
             else _GeneralKernel(model, cap, bool(skips), self._A, self._logits))
         self._run, self._args = self._kernel.run, self._kernel.args
         self._capacity, self._vocab = cap, model.vocab  # read on every push
@@ -777,7 +811,9 @@ class Decoder:
 
     @property
     def kernel(self) -> str:
-        """Which kernel runs: "fixed-point", "general+skips" or "general"."""
+        """Which kernel runs: "lanes", "fixed-point", "general+skips" or "general"."""
+        if isinstance(self._kernel, _LaneKernel):
+            return "lanes"
         if isinstance(self._kernel, _FixedPointKernel):
             return "fixed-point"
         return "general+skips" if self._kernel.skips else "general"
