@@ -9,9 +9,11 @@ over seeds, per (task, n, depth) where the sweep has the settings it needs:
    every n and depth;
 3. ``hint_helps``: hint is at least base (down to `MARGIN`) at every task, n and depth.
 
-`MARGIN` is 10 points: a sweep evaluates tens of prompts per format (48 in
-experiments/paper.toml), where one prompt is 2 points and the binomial standard error at
-an accuracy of 50% is 7 points; a smaller margin would call noise a result.
+`MARGIN` is 10 points. It was set for the first study's 48 prompts a format (one prompt
+2 points, a binomial standard error of 7 points at 50%). The new study's 1,000 prompts
+bring that error down to 1.6 points, but two seeds of one cell can still differ by 80
+points (modadd:7 base, n = 4: 99% and 16%), so the margin stays: below it a difference
+is within what a seed alone does.
 
 Every accuracy comes with its Wilson 95% interval over the held-out prompts, pooled over
 seeds (`experiments.intervals`), and, where a cell has two seeds or more, over seeds.
