@@ -177,6 +177,56 @@ def study_part(sweep_dir: Path, fig_dir: Path, page_dir: Path) -> tuple[str, str
     return "\n".join(h), "\n".join(md)
 
 
+def combined_tradeoff_rows(studies: Sequence[Path]) -> list[dict[str, Any]]:
+    """The result lines of all ``studies`` for one depth-against-CoT-length figure: a
+    run met in two sweeps counts once (`KEY`), ``base`` counts as ``cot:n`` (the same
+    training signal and metric: the answer at ``=``), and only the (task, n) that have a
+    stride K strictly between 1 and n (a real trade-off, not cot against base alone)."""
+    from .sweep import KEY, read_all_results
+    from .tasks import cot_stride
+
+    rows: dict[tuple, dict[str, Any]] = {}
+    for d in studies:
+        for r in read_all_results(d):
+            if r["setting"] == "base":
+                r = {**r, "setting": f"cot:{r['n']}"}
+            rows.setdefault(tuple(r[k] for k in KEY), r)
+    mid = {(r["task"], r["n"]) for r in rows.values()
+           if (k := cot_stride(r["setting"])) is not None and 1 < k < r["n"]}
+    return [r for r in rows.values() if (r["task"], r["n"]) in mid]
+
+
+def combined_tradeoff_part(studies: Sequence[Path], fig_dir: Path, page_dir: Path
+                           ) -> tuple[str, str] | None:
+    """(html, markdown) of the trade-off drawn from every sweep at once, or None when
+    the studies have no stride between 1 and n."""
+    from proofs.report import figure_html
+
+    from circuits.atomic import write_atomic
+
+    from .report import reference_format, tradeoff_svg
+
+    rows = combined_tradeoff_rows(studies)
+    if not rows:
+        return None
+    ref = reference_format(rows)
+    svg = tradeoff_svg(rows, ref)
+    if svg is None:
+        return None
+    caption = (f"Depth against CoT length, all sweeps together: accuracy in {ref} (the "
+               "paper's metric, averaged over seeds) of models that emit n/K chain tokens "
+               "c_K, c_2K, ..., c_n, by the number of CoT tokens (columns) and the depth L "
+               "(rows); one CoT token is the answer alone (base). An empty cell was not run.")
+    file = "all_depth_vs_cot.svg"
+    fig_dir.mkdir(parents=True, exist_ok=True)
+    write_atomic(str(fig_dir / file), svg.encode("utf-8"))
+    rel = Path(os.path.relpath(fig_dir, page_dir)) / file
+    title = "Depth against CoT length, all sweeps"
+    return (f"<h3>{html.escape(title)}</h3>" + figure_html(file, svg, caption),
+            "\n".join([f"### {title}", "", f"![{title}]({rel.as_posix()})", "",
+                       f"*{caption}*", ""]))
+
+
 # --- the live training ----------------------------------------------------------------
 def live_run(out_dir: str | os.PathLike) -> dict[str, Any]:
     """Train `LIVE` from scratch into ``out_dir/run`` (a previous run there is replaced)
@@ -298,7 +348,10 @@ def section(page_dir: str | os.PathLike, studies: Sequence[Path],
     for d in studies:
         a, b = study_part(d, fig_dir, page_dir)
         h.append(a), md.append(b)
-    if studies and not any(has_tradeoff(d) for d in studies):
+    combined = combined_tradeoff_part(studies, fig_dir, page_dir) if studies else None
+    if combined is not None:
+        h.append(combined[0]), md.append(combined[1])
+    if studies and combined is None and not any(has_tradeoff(d) for d in studies):
         absent = ("Depth against CoT length: none of these studies has cot:K runs (a chain "
                   "of n/K tokens), so there is no trade-off figure yet; it is drawn here "
                   "once one of them has.")

@@ -171,3 +171,40 @@ def test_demo_refuses_an_empty_experiments_folder(tmp_path, capsys):
                  "--experiments", str(tmp_path / "empty")]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "not a sweep folder" in err
+
+
+def _fake_sweep(folder, rows):
+    folder.mkdir(parents=True)
+    (folder / "sweep.json").write_text(json.dumps({"format": "cotsim-sweep", "version": 1,
+                                                   "spec": {}}))
+    (folder / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return folder
+
+
+def _line(task, setting, n, layers, seed, acc):
+    return {"task": task, "setting": setting, "n": n, "layers": layers, "seed": seed,
+            "format": "float32", "teacher_forced": acc, "accuracy": acc, "samples": 100,
+            "run": f"{task}_{setting}_n{n}_L{layers}_s{seed}"}
+
+
+def test_combined_tradeoff_merges_sweeps_and_reads_base_as_the_answer_only(tmp_path):
+    """One figure over all sweeps: a run found in two sweeps counts once, base is cot:n,
+    and a (task, n) with only cot and base (no stride strictly between) is left out."""
+    a = _fake_sweep(tmp_path / "a", [_line("s5", "cot", 8, 1, 0, 1.0),
+                                     _line("s5", "base", 8, 1, 0, 0.01),
+                                     _line("modadd:7", "cot", 4, 1, 0, 1.0),
+                                     _line("modadd:7", "base", 4, 1, 0, 0.5)])
+    b = _fake_sweep(tmp_path / "b", [_line("s5", "cot:2", 8, 1, 0, 0.9),
+                                     _line("s5", "cot", 8, 1, 0, 1.0)])
+    rows = ds.combined_tradeoff_rows([a, b])
+    assert sorted((r["task"], r["setting"]) for r in rows) == [
+        ("s5", "cot"), ("s5", "cot:2"), ("s5", "cot:8")]
+    from experiments.report import tradeoff_grids
+
+    (task, n, tokens, depths, grid), = tradeoff_grids(rows, "float32")
+    assert (task, n, tokens, depths) == ("s5", 8, [1, 4, 8], [1])
+    assert [round(v, 2) for v in grid[0]] == [0.01, 0.9, 1.0]
+    html_part, md_part = ds.combined_tradeoff_part([a, b], tmp_path / "fig", tmp_path)
+    assert (tmp_path / "fig" / "all_depth_vs_cot.svg").is_file()
+    assert "all sweeps" in md_part and "<svg" in html_part
+    assert ds.combined_tradeoff_part([a], tmp_path / "fig2", tmp_path) is None
