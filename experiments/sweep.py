@@ -34,7 +34,7 @@ import sys
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Sequence
 
 from circuits.atomic import write_atomic
 from circuits.errors import CotsimInputError, ParseError
@@ -64,6 +64,8 @@ RESULTS = "results.jsonl"
 PRECISION = "precision.jsonl"
 #: the fields of a result line that identify it
 KEY = ("task", "setting", "n", "layers", "seed", "format")
+#: the fields of a run that ``--only`` can select on
+ONLY_KEYS = ("task", "setting", "n", "layers", "seed")
 #: the most runs one SPEC may hold: counted before anything else, so that a hostile grid
 #: is refused before it is built
 MAX_RUNS = 10_000
@@ -459,6 +461,7 @@ def connect(scheduler: str | None, workers: int | None):
 def run_sweep(spec: SweepSpec | str | os.PathLike, out_dir: str | os.PathLike, *,
               scheduler: str | None = None, workers: int | None = None,
               progress: bool = True, max_runs: int | None = None, order: str = "spec",
+              only: dict[str, Sequence[str]] | None = None,
               on_result: Callable[[list[dict[str, Any]]], None] | None = None) -> SweepResult:
     """Run the sweep ``spec`` (a `SweepSpec` or a SPEC path) into ``out_dir``.
 
@@ -467,6 +470,9 @@ def run_sweep(spec: SweepSpec | str | os.PathLike, out_dir: str | os.PathLike, *
     ``order``: "spec" runs the grid in the SPEC's order; "cheapest" by the estimated
     cost of `experiments.budget.run_cost`, cheapest first (a sweep cut short then holds
     every cheap cell, both seeds together, rather than the first tasks only).
+    ``only`` keeps the runs whose fields match: {"task": ["cvp"], "n": ["8", "16"]}
+    (values as text; keys among task, setting, n, layers, seed), a slice of the grid run
+    first; the rest is left for a later call.
     ``max_runs`` stops after that many unfinished runs were submitted (a deliberate
     partial sweep; run again to go on). Raises `CotsimInputError` on a bad SPEC, a
     foreign folder or an unreachable scheduler, before anything is written. A run that
@@ -481,6 +487,11 @@ def run_sweep(spec: SweepSpec | str | os.PathLike, out_dir: str | os.PathLike, *
     todo = [(run, [f for f in spec.formats if run.key(f) not in have]) for run in runs]
     todo = [(run, fmts) for run, fmts in todo if fmts]
     result = SweepResult(out_dir=out_dir, total=len(runs), skipped=len(runs) - len(todo))
+    for k, values in (only or {}).items():
+        if k not in ONLY_KEYS:
+            raise CotsimInputError(f"--only {k}=...: not a field of a run (one of "
+                                   f"{', '.join(ONLY_KEYS)})")
+        todo = [(run, f) for run, f in todo if str(getattr(run, k)) in set(values)]
     if order == "cheapest":
         from .budget import run_cost
 

@@ -166,6 +166,23 @@ def test_cheapest_order_runs_the_cheap_cells_first(tmp_path):
                   order="random")
 
 
+def test_only_runs_a_slice_of_the_grid(tmp_path, capsys):
+    """--only setting=cot runs cot alone; the rest is left for a later call, which
+    finishes it; an unknown field is one line, exit 2."""
+    spec = _spec(tmp_path)
+    out = tmp_path / "out"
+    assert main(["experiment", "sweep", spec, "-o", str(out), "--no-progress",
+                 "--only", "setting=cot"]) == 0
+    assert {r["setting"] for r in read_results(out)} == {"cot"}
+    rest = run_sweep(spec, out, scheduler="synchronous", progress=False)
+    assert (rest.skipped, rest.done) == (1, 1)
+    assert {r["setting"] for r in read_results(out)} == {"base", "cot"}
+    capsys.readouterr()
+    assert main(["experiment", "sweep", spec, "-o", str(out), "--only", "depth=1"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "depth" in err[0] and "Traceback" not in err[0]
+
+
 def test_duplicate_lines_are_merged(swept, tmp_path):
     _, full, _ = swept
     out = tmp_path / "out"

@@ -26,6 +26,15 @@ import sys
 
 from ._args import FORMAT_HELP, int_at_least, positive
 
+
+def only_pair(text: str) -> tuple[str, list[str]]:
+    """``FIELD=V1,V2`` of ``experiment sweep --only``."""
+    field, eq, values = text.partition("=")
+    vals = [v.strip() for v in values.split(",") if v.strip()]
+    if not eq or not field.strip() or not vals:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected FIELD=V1,V2 (e.g. task=cvp)")
+    return field.strip(), vals
+
 #: the contract's keys, printed first
 TRAIN_KEYS = ("task", "setting", "n", "layers", "d_model", "steps", "seconds", "accuracy",
               "chance")
@@ -126,6 +135,10 @@ def register(sub: argparse._SubParsersAction, name: str) -> None:
                    help="run order: the SPEC's (task, setting, n, layers, seed), or by "
                    "estimated cost, cheapest first (python -m experiments.budget), so a "
                    "sweep cut short holds every cheap cell (default spec)")
+    w.add_argument("--only", metavar="FIELD=V1,V2", action="append", type=only_pair,
+                   default=None, help="run only the runs whose FIELD (task, setting, n, "
+                   "layers or seed) is one of the values; repeat for more fields (a slice "
+                   "of the grid first, the rest by a later call)")
     w.add_argument("--no-progress", action="store_true", help="no progress bar")
     w.set_defaults(run=run_sweep)
 
@@ -233,7 +246,7 @@ def run_sweep(args: argparse.Namespace) -> int:
 
     result = sweep(args.spec, args.output, scheduler=args.scheduler, workers=args.workers,
                    progress=not args.no_progress, max_runs=args.max_runs,
-                  order=args.order)
+                   order=args.order, only=dict(args.only or ()))
     print(summary_line(result))
     for name, why in result.failed.items():
         print(f"cotsim experiment sweep: {name}: {why}", file=sys.stderr)
