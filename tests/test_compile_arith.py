@@ -110,3 +110,32 @@ def test_refusals():
         compile_model(wide, 4, iterative="tree", arith="auto")
     with pytest.raises(CotsimInputError, match="expected one of"):
         compile_model(wide, 4, arith="sometimes")
+
+
+def test_chain_and_cli(tmp_path, capsys):
+    import json
+
+    from conftest import run_cli
+    from transformer_sim.compile.chain import compile_chain
+    from transformer_sim.npz import save as save_model
+
+    m = rand("paper:e=0,s=3", varying_seed("paper:e=0,s=3", 3, 0, vocab=2), vocab=2)
+    cc = compile_chain(m, 3, 2, iterative="tc0", arith="always")
+    assert cc.extra["arith_ops"] and cc.arith == "always"
+    v = verify(cc)
+    assert v.agrees, v.mismatches
+    save_model(m, tmp_path / "m.npz")
+    code, out, err = run_cli(capsys, "compile", tmp_path / "m.npz", "--seq-len", "4",
+                             "--iterative", "tc0", "--arith", "always", "-o",
+                             tmp_path / "c.json", "--verify", "--json")
+    assert code == 0, err
+    figs = json.loads(out)
+    assert figs["arith"] == "always" and figs["basis"] == "TC0"
+    assert figs["verify"]["agrees"] and figs["depth"] <= figs["depth_bound"]
+    wide = random_model(2, 1, 1, 2, 2, 8, "paper:e=1,s=1", "iterative", seed=0,
+                        check_prompts=0)
+    save_model(wide, tmp_path / "w.npz")
+    code, out, err = run_cli(capsys, "compile", tmp_path / "w.npz", "--seq-len", "4",
+                             "--arith", "auto", "-o", tmp_path / "w.json")
+    assert code == 2 and err.count("\n") == 1 and "fixed point" in err
+
