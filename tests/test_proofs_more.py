@@ -133,13 +133,22 @@ def test_growing_depth_claimed_constant_fails():
     assert "15 at n = 4" in r.reason
 
 
-def test_log_bits_row_fails_when_its_depth_grows():
+def test_log_bits_row_demands_that_its_depth_stopped_growing():
     """The O(log n)-bit row allows its depth to move by ``depth_slack`` levels, never to
-    grow: with the tree's circuits (depth + 3 per doubling of n) it must fail."""
+    grow at the largest n nor to spread wider (its verdict on measured ladders)."""
     row = next(s for s in ncd.default_subjects() if s.at is not None)
     assert row.depth_slack == 2 and row.arith == "auto"
-    r = ncd.run(subjects=[dataclasses.replace(row, iterative="tree")], lengths=(8, 16, 32))
-    assert r.verdict == FAILS and "depth is not constant in n (within 2 levels)" in r.reason
+
+    def judge(depths):
+        ms = [{"n": n, "depth": d, "bound": 391, "size": 100 * n, "wires": 400 * n,
+               "basis": "TC0", "format": "paper:e=0,s=3", "arith_ops": {}}
+              for n, d in zip((8, 16, 32, 64), depths)]
+        return ncd._judge(row, ms, [])
+
+    assert judge([150, 150, 150, 149]) == []
+    assert any("still grows at n = 64" in p for p in judge([150, 150, 149, 151]))
+    assert any("not constant in n (within 2 levels)" in p for p in judge([147, 150, 150, 149]))
+    assert any("exceeds the bound" in p for p in judge([150, 150, 150, 392]))
 
 
 def test_theorem_rows_fail_when_their_depth_grows():
