@@ -35,8 +35,9 @@ own, and checked against the simulator on random prompts:
     .venv/bin/python benchmarks/compile_speed.py --theorems
 
 ``--theorems --log-bits``: Theorem 3.2 in its own regime, the check's family (one model's
-weights in paper:e=0,s=ceil(log2 n)) at n = 8 .. 64 with tc0 (target: n = 64 in at most
-10 minutes and 8 GiB).
+weights in paper:e=0,s=ceil(log2 n)) at n = 8 .. 64 with tc0 and arithmetic on the bits
+(``--arith auto``, the check's route; ``--arith tables`` for the lookup tables alone;
+target: n = 64 in at most 10 minutes and 8 GiB).
 
 One JSON line per figure.
 """
@@ -76,22 +77,25 @@ def emit(**fields) -> None:
     print(json.dumps(fields), flush=True)
 
 
-def _child(conn, fmt: str, n: int, iterative: str, seed: int, budget: int, samples: int):
+def _child(conn, fmt: str, n: int, iterative: str, seed: int, budget: int, samples: int,
+           arith_mode: str = "auto"):
     """Compile and verify one row; send back its figures and this process's peak RSS."""
     import resource
 
     from circuits.errors import CotsimInputError
     from transformer_sim.compile.verify import verify
 
+    arith = "tables"
     if fmt == LOG_BITS:  # Theorem 3.2's own regime: the check's family, s(n) = ceil(log2 n)
         from proofs.no_cot_is_constant_depth import log_bits_at, log_bits_base
 
         model = log_bits_at(log_bits_base(64), n)
+        arith = arith_mode  # the check's route: arithmetic on the bits (fixed_arith)
     else:
         model = random_model(2, 1, 1, 2, 2, 64, fmt, "iterative", seed=seed, check_prompts=0)
     try:
         t = time.perf_counter()
-        cm = compile_model(model, n, iterative=iterative, budget=budget)
+        cm = compile_model(model, n, iterative=iterative, budget=budget, arith=arith)
         seconds = time.perf_counter() - t
     except CotsimInputError as e:  # the budget's refusal, up front
         conn.send({"refused": str(e)})
@@ -102,16 +106,19 @@ def _child(conn, fmt: str, n: int, iterative: str, seed: int, budget: int, sampl
                "depth": figs["depth"],
                "depth_bound": cm.depth_bound, "basis": figs["basis"],
                "wires": int(len(cm.circuit.fanin)), "estimate": cm.estimate,
-               "checked": v.checked, "agrees": v.agrees,
+               "checked": v.checked, "agrees": v.agrees, "arith": cm.arith,
+               "arith_ops": cm.extra.get("arith_ops", {}),
                "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024})
 
 
-def _row(fmt: str, n: int, iterative: str, seed: int, budget: int, samples: int) -> dict:
+def _row(fmt: str, n: int, iterative: str, seed: int, budget: int, samples: int,
+         arith_mode: str = "auto") -> dict:
     import multiprocessing as mp
 
     ctx = mp.get_context("fork")
     recv, send = ctx.Pipe(duplex=False)
-    p = ctx.Process(target=_child, args=(send, fmt, n, iterative, seed, budget, samples))
+    p = ctx.Process(target=_child, args=(send, fmt, n, iterative, seed, budget, samples,
+                                         arith_mode))
     p.start()
     out = recv.recv() if recv.poll(3600) else {"error": "no answer in an hour"}
     p.join()
@@ -123,9 +130,10 @@ def theorems(args) -> None:
     from transformer_sim.floatformat import FloatFormat
 
     if args.log_bits:
-        for n in (8, 16, 32, 64):
+        for n in (8, 16, 24, 32, 64):
             emit(figure="theorem", construction="tc0", row="tc0, O(log n) bits", n=n,
-                 **_row(LOG_BITS, n, "tc0", args.seed, args.theorem_budget, args.samples))
+                 **_row(LOG_BITS, n, "tc0", args.seed, args.theorem_budget, args.samples,
+                        args.arith))
         return
     rows = [("tc0", "paper:e=0,s=2", n) for n in (8, 16, 32, 64)]
     rows += [("tc0", "paper:e=0,s=3", n) for n in (8, 16, 32, 64)]
@@ -154,6 +162,8 @@ def main() -> None:
     ap.add_argument("--baseline", type=int, default=4096)
     ap.add_argument("--theorems", action="store_true",
                     help="the tc0/ac0 constructions of iterative sums (see above)")
+    ap.add_argument("--arith", choices=("tables", "auto"), default="auto",
+                    help="with --log-bits: compile_model's arith (default auto)")
     ap.add_argument("--log-bits", action="store_true",
                     help="with --theorems: only Theorem 3.2's O(log n)-bit family (tc0)")
     ap.add_argument("--ac0-max-n", type=int, default=24)

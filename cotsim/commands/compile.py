@@ -44,6 +44,11 @@ def register(sub: argparse._SubParsersAction, name: str) -> None:
                    "depth, threshold gates; fixed-point formats), ac0 (constant depth, "
                    "AND/OR/NOT; small formats); auto picks ac0 where the format's monoid "
                    "and the budget allow, else tc0 for fixed point, else tree")
+    p.add_argument("--arith", choices=("tables", "auto", "always"), default="tables",
+                   help="two-operand operations (products, sums, softmax weights, argmax "
+                   "comparisons): lookup tables (default), or arithmetic on the bits "
+                   "(fixed point only; auto: for values of more than two positions, "
+                   "whose tables grow with the precision; always: everywhere)")
     p.add_argument("--cot", type=positive, default=None, metavar="T",
                    help="compile T CoT steps chained into one circuit (outputs: T tokens, "
                         "then 'undefined')")
@@ -94,10 +99,12 @@ def run(args: argparse.Namespace) -> int:
         from transformer_sim.compile.chain import compile_chain
 
         compiled = compile_chain(model, args.seq_len, args.cot, args.sum, budget=budget,
-                                 exact_adder=args.adder, iterative=args.iterative)
+                                 exact_adder=args.adder, iterative=args.iterative,
+                                 arith=args.arith)
     else:
         compiled = compile_model(model, args.seq_len, args.sum, budget=budget,
-                                 exact_adder=args.adder, iterative=args.iterative)
+                                 exact_adder=args.adder, iterative=args.iterative,
+                                 arith=args.arith)
     outputs = [args.output] + ([args.draw] if args.draw is not None else [])
     write_atomic_many([(p, dumps(compiled.circuit, extension(p))) for p in outputs],
                       overwrite=args.force)  # both files or neither
@@ -105,7 +112,8 @@ def run(args: argparse.Namespace) -> int:
     out.update({"format": compiled.model.fmt.spec, "softmax": compiled.model.softmax,
                 "sum": compiled.sum_mode,
                 "seq_len": compiled.seq_len, "adder": compiled.adder,
-                "iterative": compiled.iterative, "depth_bound": compiled.depth_bound,
+                "iterative": compiled.iterative, "arith": compiled.arith,
+                "depth_bound": compiled.depth_bound,
                 "estimate": compiled.estimate,
                 "seconds": round(compiled.seconds, 3)})
     if args.cot:

@@ -112,12 +112,20 @@ def reduce_heap(b: CircuitBuilder, heap: list[list[int]]) -> list[list[int]]:
 def carry_lookahead(b: CircuitBuilder, heap: list[list[int]]) -> tuple[list[int], list[int]]:
     """For a heap at most 2 high: (p_i, c_i) with sum bit s_i = p_i XOR c_i, where
     p_i = x_i XOR y_i and c_i = OR_(j<i) (g_j AND t_(j+1) .. t_(i-1))."""
+    xs, ys, carries = lookahead_carries(b, heap)
+    p = [b.XOR(x, y) for x, y in zip(xs, ys)]
+    return p, carries
+
+
+def lookahead_carries(b: CircuitBuilder, heap: list[list[int]]
+                      ) -> tuple[list[int], list[int], list[int]]:
+    """For a heap at most 2 high: its two rows x, y and the carries c_i =
+    OR_(j<i) (g_j AND t_(j+1) .. t_(i-1)), g = x AND y, t = x OR y (AND/OR only)."""
     zero = b.const(0)
     xs = [col[0] if col else zero for col in heap]
     ys = [col[1] if len(col) > 1 else zero for col in heap]
     g = [b.AND(x, y) for x, y in zip(xs, ys)]
     t = [b.OR(x, y) for x, y in zip(xs, ys)]
-    p = [b.XOR(x, y) for x, y in zip(xs, ys)]
     carries = []
     for i in range(len(heap)):
         terms, chain = [], []
@@ -128,7 +136,7 @@ def carry_lookahead(b: CircuitBuilder, heap: list[list[int]]) -> tuple[list[int]
                 break  # no carry passes column j
             chain.append(t[j])
         carries.append(b.OR(*terms) if terms else zero)
-    return p, carries
+    return xs, ys, carries
 
 
 def iterated_add(b: CircuitBuilder, heap: list[list[int]], const: int = 0) -> list[int]:

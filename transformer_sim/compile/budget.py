@@ -138,7 +138,7 @@ def resolve_adder(model: Model, seq_len: int, sum_mode: str, adder: str = "auto"
 
 
 def measured(model: Model, seq_len: int, sum_mode: str, adder: str, iterative: str,
-             cap: float) -> tuple[int, bool]:
+             cap: float, arith: str = "tables") -> tuple[int, bool]:
     """The size estimate the budget uses: the dry run over the model's value domains
     (``dry.dry_estimate``: within 2x of the real size on the benchmarks and on held-out
     random models), stopped past ``cap`` (then False: the count is a lower bound). The
@@ -149,11 +149,11 @@ def measured(model: Model, seq_len: int, sum_mode: str, adder: str, iterative: s
         return est, True
     from .dry import dry_estimate
 
-    return dry_estimate(model, seq_len, sum_mode, adder, iterative, cap)
+    return dry_estimate(model, seq_len, sum_mode, adder, iterative, cap, arith=arith)
 
 
 def check(model: Model, seq_len: int, sum_mode: str, budget: int,
-          adder: str = "thermometer", iterative: str = "tree") -> int:
+          adder: str = "thermometer", iterative: str = "tree", arith: str = "tables") -> int:
     """The estimated size (``measured``); raises CircuitTooLarge (one line) when it is
     over ``budget`` or when the thermometer's weights would leave the fixed-point range.
     The advice names only what would be accepted (``advice``)."""
@@ -164,13 +164,14 @@ def check(model: Model, seq_len: int, sum_mode: str, budget: int,
             f"(a fixed-point range for its THR weights), it is "
             f"2^{fixed_point_bits(fmt):.1f}; use the block-wise adder (exact_adder="
             f"'blockwise' or 'auto')")
-    est, complete = measured(model, seq_len, sum_mode, adder, iterative, GUARD_SLACK * budget)
+    est, complete = measured(model, seq_len, sum_mode, adder, iterative, GUARD_SLACK * budget,
+                             arith)
     if est > budget:
         how = f"{sum_mode} sums" + (f", {adder} adder" if sum_mode == "exact"
                                     else f", {iterative} construction")
         size = f"{est:.3g}" if complete else f"over {est:.3g}"
         tips = [text for text, _ in advice(model, seq_len, sum_mode, budget, adder,
-                                            iterative, est if complete else None)]
+                                            iterative, est if complete else None, arith)]
         raise CircuitTooLarge(
             f"estimated size {size} gates exceeds the budget of {budget} gates (format "
             f"{fmt.spec} has {fmt.num_values} values, n = {seq_len}, {how}); use "
@@ -179,14 +180,14 @@ def check(model: Model, seq_len: int, sum_mode: str, budget: int,
 
 
 def advice(model: Model, seq_len: int, sum_mode: str, budget: int, adder: str,
-           iterative: str, est: int | None) -> list[tuple[str, dict]]:
+           iterative: str, est: int | None, arith: str = "tables") -> list[tuple[str, dict]]:
     """What would be accepted instead, each as (text, the compile options it changes):
     another construction or adder the format allows whose estimate fits, the longest
     shorter sequence that fits, and a budget that covers the estimate (``est``; None
     when the dry run stopped early, then no number is named)."""
     out: list[tuple[str, dict]] = []
     def fits(n: int, a: str, it: str) -> bool:
-        return measured(model, n, sum_mode, a, it, GUARD_SLACK * budget)[0] <= budget
+        return measured(model, n, sum_mode, a, it, GUARD_SLACK * budget, arith)[0] <= budget
 
     if sum_mode == "exact":
         for other in ("thermometer", "blockwise"):
@@ -261,19 +262,27 @@ TABLE_DEPTH, EXACT_SUM_DEPTH = 3, 5
 
 
 def depth_bound(model: Model, seq_len: int, sum_mode: str, adder: str = "auto",
-                iterative: str = "tree") -> int:
+                iterative: str = "tree", arith: str = "tables") -> int:
     """An upper bound on the compiled circuit's depth, stage by stage, before any
     folding. It does not depend on ``seq_len`` in exact mode (for a given adder; "auto"
     resolves as ``compile_model`` does) nor for the ``tc0`` and ``ac0`` iterative
     constructions; for ``tree`` it grows as 6 ceil(log2 n) per layer (the two sums over
-    positions, Z and o). The stable softmax adds ``STABLE_EXTRA_DEPTH`` per layer."""
+    positions, Z and o). The stable softmax adds ``STABLE_EXTRA_DEPTH`` per layer.
+    With ``arith`` = "auto" every table stage may be a univariate table followed by one
+    arithmetic operation (``fixed_arith.ARITH_DEPTH``, free of s), and a sum over
+    positions may read arithmetic products: both grow by ARITH_DEPTH."""
     T = TABLE_DEPTH
+    extra = 0
+    if arith != "tables":
+        from .fixed_arith import ARITH_DEPTH
+        extra = ARITH_DEPTH
+        T += extra
     if sum_mode == "exact":
         adder = resolve_adder(model, seq_len, sum_mode, adder)
         S = BLOCKWISE_SUM_DEPTH if adder == "blockwise" else EXACT_SUM_DEPTH
 
         def dims(N: int) -> int:
-            return S
+            return S + extra  # a product term's arithmetic before the sum
 
         def pos(N: int) -> int:
             return S
@@ -296,7 +305,8 @@ def depth_bound(model: Model, seq_len: int, sum_mode: str, adder: str = "auto",
             def pos(N: int) -> int:
                 return T * N if N <= 2 else T + T * math.ceil(math.log2(N))
     n, d, k, f, H = seq_len, model.d_model, model.d_head, model.d_ff, model.heads
-    layer = (dims(d) + dims(k) + pos(n) + T + pos(n) + dims(k)
+    P = pos(n) + extra  # a product term's arithmetic before the sum
+    layer = (dims(d) + dims(k) + P + T + P + dims(k)
              + (dims(H) if H > 1 else 0) + T + dims(d) + T + dims(f) + T)
     if model.softmax == "stable":  # the row maximum before Z's terms (softmax_max)
         layer += STABLE_EXTRA_DEPTH

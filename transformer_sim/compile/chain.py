@@ -36,8 +36,8 @@ from .walker import Walker, token_bits, token_bundle
 def compile_chain(model: Model, prompt_len: int, steps: int, sum_mode: str | None = None,
                   budget: int = DEFAULT_BUDGET, optimise: bool = True,
                   exact_adder: str = "auto", iterative: str = "auto",
-                  prompt: Callable[[CircuitBuilder], Sequence[Bundle]] | None = None
-                  ) -> CompiledModel:
+                  prompt: Callable[[CircuitBuilder], Sequence[Bundle]] | None = None,
+                  arith: str = "tables") -> CompiledModel:
     """T = ``steps`` greedy CoT steps from a prompt of ``prompt_len`` tokens (the
     options as ``compile_model``'s).
 
@@ -54,14 +54,14 @@ def compile_chain(model: Model, prompt_len: int, steps: int, sum_mode: str | Non
     # the estimate assumes free prompt tokens: a fixed prompt is guarded by the build only
     _, adder, iterative = check_compilable(model, prompt_len + steps - 1, mode,
                                            budget if prompt is None else 2 ** 62,
-                                           exact_adder, iterative)
+                                           exact_adder, iterative, arith)
     est = sum(estimate(model, prompt_len + s, mode, adder, iterative=iterative)["total"]
               for s in range(steps))
     if est > budget and prompt is None:
         raise CotsimInputError(f"estimated size {est:.3g} gates of the {steps}-step chain "
                                f"exceeds the budget of {budget} gates; use fewer steps, a "
                                "narrower format or a larger budget")
-    ctx = new_context(model, budget, optimise, adder, iterative)
+    ctx = new_context(model, budget, optimise, adder, iterative, arith)
     b = ctx.b
     nb = token_bits(model.vocab)
     if prompt is not None:
@@ -87,4 +87,5 @@ def compile_chain(model: Model, prompt_len: int, steps: int, sum_mode: str | Non
                              optimise)
     return CompiledModel(circuit, model, prompt_len, mode, est, budget,
                          time.perf_counter() - start, steps=steps, adder=adder,
-                         iterative=iterative)
+                         iterative=iterative, arith=arith,
+                         extra={"arith_ops": dict(ctx.arith_ops)})

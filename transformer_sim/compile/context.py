@@ -1,6 +1,7 @@
 """The compiler's working state: the circuit builder, the format, and the size guard."""
 from __future__ import annotations
 
+from collections import Counter
 from contextlib import contextmanager
 from typing import Iterator
 
@@ -26,6 +27,10 @@ class Ctx:
         self.fmt = fmt
         self.adder = adder  # exact sums: "thermometer" (sums.exact_sum) or "blockwise"
         self.iterative = iterative  # iterative sums over positions: "tree", "tc0" or "ac0"
+        # two-operand operations: "tables" (lookup tables) or "auto" (arithmetic on the
+        # bits where it is smaller, fixed point only: ``fixed_arith``)
+        self.arith = "tables"
+        self.arith_ops: Counter[str] = Counter()  # operations built by arithmetic
         self.b = builder
         self.limit = int(limit)
         self.slack = 1

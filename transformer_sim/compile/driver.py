@@ -39,6 +39,7 @@ from ..model import SUM_MODES, Model
 from .budget import (DEFAULT_BUDGET, GUARD_SLACK, check, depth_bound, resolve_adder,
                      resolve_iterative)
 from ..progress import progress_bar
+from .fixed_arith import ARITH_MODES
 from .walker import Walker, token_bits, token_bundle
 from .context import Ctx
 
@@ -57,6 +58,7 @@ class CompiledModel:
     steps: int = 1                       # > 1 for a CoT chain (see chain.py)
     adder: str = "none"                  # exact sums: "thermometer" | "blockwise"
     iterative: str = "none"              # iterative sums: "tree" | "tc0" | "ac0"
+    arith: str = "tables"                # two-operand operations: "tables" | "auto"
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -71,7 +73,7 @@ class CompiledModel:
         """The construction's bound on the depth (free of n, except for ``tree``); for
         a chain, the bound of its longest step times the steps."""
         per_step = depth_bound(self.model, self.seq_len + self.steps - 1, self.sum_mode,
-                               self.adder, self.iterative)
+                               self.adder, self.iterative, self.arith)
         return per_step * self.steps
 
 
@@ -92,7 +94,8 @@ def with_sum_mode(model: Model, sum_mode: str | None) -> Model:
 
 
 def check_compilable(model: Model, seq_len: int, sum_mode: str, budget: int,
-                     adder: str = "auto", iterative: str = "auto") -> tuple[int, str, str]:
+                     adder: str = "auto", iterative: str = "auto",
+                     arith: str = "tables") -> tuple[int, str, str]:
     """Refuse, with one line, what cannot be compiled; return the size estimate, the
     exact sums' adder and the iterative sums' construction (both resolved from "auto")."""
     if not isinstance(seq_len, (int, np.integer)) or seq_len < 1:
@@ -104,9 +107,14 @@ def check_compilable(model: Model, seq_len: int, sum_mode: str, budget: int,
         raise CotsimInputError(f"format {model.fmt.spec}: the compiler handles paper formats "
                                "only (paper:e=E,s=S); IEEE signed zeros, infinities and NaN "
                                "are not modelled")
+    if arith not in ARITH_MODES:
+        raise CotsimInputError(f"arith {arith!r}: expected one of {', '.join(ARITH_MODES)}")
+    if arith != "tables" and not model.fmt.is_fixed_point:
+        raise CotsimInputError(f"format {model.fmt.spec}: arithmetic on bits (arith "
+                               f"{arith!r}) needs fixed point (paper:e=0,s=S)")
     adder = resolve_adder(model, seq_len, sum_mode, adder)
     iterative = resolve_iterative(model, seq_len, sum_mode, iterative, budget)
-    est = check(model, seq_len, sum_mode, budget, adder, iterative)
+    est = check(model, seq_len, sum_mode, budget, adder, iterative, arith)
     return est, adder, iterative
 
 
@@ -119,9 +127,11 @@ def input_bits(tokens: np.ndarray, vocab: int) -> np.ndarray:
 
 
 def new_context(model: Model, budget: int, optimise: bool = True,
-                adder: str = "thermometer", iterative: str = "tree") -> Ctx:
+                adder: str = "thermometer", iterative: str = "tree",
+                arith: str = "tables") -> Ctx:
     ctx = Ctx(model.fmt, CircuitBuilder(strash=optimise, fold=optimise), budget, adder,
               iterative)
+    ctx.arith = arith
     ctx.slack = GUARD_SLACK  # the budget is on the swept circuit (``budget.check``)
     return ctx
 
@@ -144,7 +154,8 @@ def finish_circuit(ctx: Ctx, tokens: dict[str, list[int]], undef: int,
 
 def compile_model(model: Model, seq_len: int, sum_mode: str | None = None,
                   budget: int = DEFAULT_BUDGET, optimise: bool = True,
-                  exact_adder: str = "auto", iterative: str = "auto") -> CompiledModel:
+                  exact_adder: str = "auto", iterative: str = "auto",
+                  arith: str = "tables") -> CompiledModel:
     """Compile ``model`` for prompts of ``seq_len`` tokens (see the module docstring).
 
     ``sum_mode`` overrides the model's own (the circuit then agrees with the model
@@ -153,13 +164,16 @@ def compile_model(model: Model, seq_len: int, sum_mode: str | None = None,
     hashing, constant folding and sweeping (for equivalence checks). ``exact_adder``:
     "thermometer", "blockwise" or "auto" (exact sums only; see ``budget``).
     ``iterative``: the construction of iterative sums over positions, "tree", "tc0",
-    "ac0" or "auto" (``budget.resolve_iterative``)."""
+    "ac0" or "auto" (``budget.resolve_iterative``). ``arith``: "tables" (every
+    operation a lookup table) or "auto" (fixed point only: a two-operand product, sum,
+    quotient or comparison by arithmetic on the bits where that is smaller than its
+    table, ``fixed_arith``; Theorem 3.2 with precision growing in n)."""
     start = time.perf_counter()
     model = with_sum_mode(model, sum_mode)
     mode = model.sum_mode
     est, adder, iterative = check_compilable(model, seq_len, mode, budget, exact_adder,
-                                             iterative)
-    ctx = new_context(model, budget, optimise, adder, iterative)
+                                             iterative, arith)
+    ctx = new_context(model, budget, optimise, adder, iterative, arith)
     b = ctx.b
     nb = token_bits(model.vocab)
     tokens = [token_bundle(b.inputs([f"x{i}_{j}" for j in range(nb)]), model.vocab)
@@ -169,4 +183,5 @@ def compile_model(model: Model, seq_len: int, sum_mode: str | None = None,
         raw, undef = Walker(ctx, model, mode, bar).run(tokens)
     circuit = finish_circuit(ctx, {"tok": raw}, undef, optimise)
     return CompiledModel(circuit, model, seq_len, mode, est, budget,
-                         time.perf_counter() - start, adder=adder, iterative=iterative)
+                         time.perf_counter() - start, adder=adder, iterative=iterative,
+                         arith=arith, extra={"arith_ops": dict(ctx.arith_ops)})

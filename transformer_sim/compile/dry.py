@@ -199,20 +199,7 @@ class DryWalker(Walker):
         self.b = ctx.b
         self.row_nodes: dict[tuple[int, ...], int] = {}
         self.seen_lits: set[int] = set()
-        self.keep: list = []  # keeps the ids of ``row_nodes`` and ``support`` alive
-        # the token positions a bundle is a function of (absent: many)
-        self.support: dict[int, frozenset[int]] = {}
-
-    def tokens_of(self, operands: Sequence[Bundle]) -> frozenset[int] | None:
-        out: frozenset[int] = frozenset()
-        for op in operands:
-            if op.is_const:
-                continue
-            sup = self.support.get(id(op))
-            if sup is None:
-                return None
-            out |= sup
-        return out
+        self.keep: list = []  # keeps the ids of ``row_nodes`` alive
 
     def effective_rows(self, operands: Sequence[Bundle]) -> int:
         """The rows of the operands' grid that some prompt reaches: at most V^k for
@@ -235,10 +222,8 @@ class DryWalker(Walker):
         if len(values) == 1:
             return self.ctx.const(float(values[0]))
         out = Bundle(tuple(bits), values, self.ctx.encode(values))
-        sup = self.tokens_of(operands) if operands else None
-        if sup is not None:
-            self.support[id(out)] = sup
-            self.keep.append(out)
+        if operands:
+            self.mark(out, self.tokens_of(operands))
         return out
 
     def rows(self, operands: Sequence[Bundle]) -> int:
@@ -316,8 +301,7 @@ class DryWalker(Walker):
             if self.b.made_since(start) > cap:
                 self.b.reweigh_since(start, cap, tuple(x for op in ops for x in op.bits))
             if id(out) not in self.support:
-                self.support[id(out)] = sup
-                self.keep.append(out)
+                self.mark(out, sup)
         return out
 
     def _dims_sum(self, terms: Sequence[Term]) -> Bundle:
@@ -325,9 +309,13 @@ class DryWalker(Walker):
 
     def pos_sum(self, terms: Sequence[Term]) -> Bundle:
         if self.exact:
-            return self.exact_sum(terms)
-        return {"tc0": self.tc0_sum, "ac0": self.ac0_sum}.get(self.ctx.iterative,
-                                                            self.tree_sum)(terms)
+            out = self.exact_sum(terms)
+        else:
+            out = {"tc0": self.tc0_sum, "ac0": self.ac0_sum}.get(self.ctx.iterative,
+                                                                self.tree_sum)(terms)
+        if self.ctx.arith == "tables":  # (the tables' estimate counts these as many)
+            return out
+        return self.mark(out, self.tokens_of([op for t in terms for op in as_expr(t).operands]))
 
     # -- the sums -----------------------------------------------------------------------
     def term_bits(self, e: Expr, span: int) -> list[int]:
@@ -414,7 +402,7 @@ def tc0_clause_gates(lows: list[int], spans: list[int], B: int, lo: int, hi: int
 
 
 def dry_estimate(model: Model, seq_len: int, sum_mode: str, adder: str, iterative: str,
-                 cap: float, by_tag: bool = False):
+                 cap: float, by_tag: bool = False, arith: str = "tables"):
     """(gates, complete): the dry run's count of the gates that survive the sweep, and
     False when it stopped past ``cap`` gates made (the count is then a lower bound). With
     ``by_tag``, also the count per origin tag."""
@@ -422,11 +410,10 @@ def dry_estimate(model: Model, seq_len: int, sum_mode: str, adder: str, iterativ
 
     b = CountingBuilder(cap)
     ctx = Ctx(model.fmt, b, int(min(cap, 2 ** 62)), adder, iterative)  # no huge grids
+    ctx.arith = arith
     walker = DryWalker(ctx, model, sum_mode)
     nb = token_bits(model.vocab)
     tokens = [token_bundle(b.inputs([""] * nb), model.vocab) for _ in range(seq_len)]
-    for i, tok in enumerate(tokens):
-        walker.support[id(tok)] = frozenset([i])
     try:
         raw, undef = walker.run(tokens)
     except (Over, CircuitTooLarge):

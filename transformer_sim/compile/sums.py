@@ -91,18 +91,28 @@ def _steps(ctx: Ctx, targets: np.ndarray, Smin: int, Smax: int) -> np.ndarray:
     return hi
 
 
-def chain_sum(ctx: Ctx, terms: Sequence[Term], tab=None) -> Bundle:
+def chain_sum(ctx: Ctx, terms: Sequence[Term], tab=None, arith: bool = False) -> Bundle:
     """((t_0 + t_1) + t_2) + ..., one table per addition. A term of several operands
     (a product [q k]) is fused into its addition's table unless that table, over
     (acc, operands), would have more rows than the term's own table plus a two-operand
     addition (``split_term``): |F|^3 rows become 2 |F|^2. The depth is the same: the
     term tables sit beside the chain. ``tab`` makes a table of a term (default
-    ``tables.table``; the dry run counts instead)."""
+    ``tables.table``; the dry run counts instead). With ``arith`` (the caller's
+    ``fixed_arith.allowed``) each addition of two variable values is
+    ``fixed_arith.fixed_add`` instead, the term a table of its own."""
+    from .fixed_arith import fixed_add
+
     fmt = ctx.fmt
     tab = tab or (lambda term: table(ctx, term))
     acc = tab(terms[0]) if terms else ctx.const(0.0)
     for t in terms[1:]:
         e = as_expr(t)
+        if arith and not acc.is_const:
+            term = tab(e)
+            if not term.is_const:
+                acc = fixed_add(ctx, acc, term)
+                continue
+            e = as_expr(term)
         if split_term(acc, e):
             e = as_expr(tab(e))
         acc = tab(Expr(lambda a, *xs, fn=e.fn: fmt.add(a, fn(*xs)), (acc,) + e.operands))

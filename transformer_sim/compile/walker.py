@@ -30,11 +30,17 @@ from typing import Sequence
 import numpy as np
 
 from ..model import Model
-from .bundles import Bundle, Expr, Term
+from .bundles import Bundle, Expr, Term, as_expr
 from .context import Ctx
+from .fixed_arith import allowed, fixed_add, fixed_ge, fixed_mul, fixed_softmax
 from .sums import chain_sum, exact_sum, tree_sum
 from .softmax_max import stable_row, z_floor
 from .tables import literals, table, table_bits
+
+
+#: a two-operand operation on values of at most this many positions stays a table
+#: under arith="auto" (layer 0's scores: q_i k_j); others are arithmetic
+LOCAL_TOKENS = 2
 
 
 def iterative_sum(construction: str):
@@ -73,6 +79,41 @@ class Walker:
         # 0..i only, so it is valid while the tokens extend the ones it was built on.
         self._memo: dict[tuple, object] = {}
         self._prefix: list[Bundle] = []
+        # the token positions a value is a function of (absent: unknown, many), and the
+        # values it is recorded for (kept alive, so that their ids stay theirs)
+        self.support: dict[int, frozenset[int]] = {}
+        self._held: list[Bundle] = []
+
+    # -- token support: which positions a value depends on ------------------------------
+    def tokens_of(self, operands: Sequence[Bundle]) -> frozenset[int] | None:
+        """The positions the operands depend on together (None: unknown)."""
+        out: frozenset[int] = frozenset()
+        for op in operands:
+            if op.is_const:
+                continue
+            sup = self.support.get(id(op))
+            if sup is None:
+                return None
+            out |= sup
+        return out
+
+    def mark(self, out: Bundle, sup: frozenset[int] | None) -> Bundle:
+        if sup is not None and not out.is_const and id(out) not in self.support:
+            self.support[id(out)] = sup
+            self._held.append(out)
+        return out
+
+    def local(self, terms: Sequence[Term]) -> bool:
+        """Whether the terms depend on at most ``LOCAL_TOKENS`` positions together: a
+        table over them then has at most V^(2 LOCAL_TOKENS) rows, whatever n and s."""
+        sup = self.tokens_of([op for t in terms for op in as_expr(t).operands])
+        return sup is not None and len(sup) <= LOCAL_TOKENS
+
+    def arith(self, terms: Sequence[Term]) -> bool:
+        """Whether an operation on ``terms`` takes the arithmetic route
+        (``fixed_arith.allowed``; "auto": when they are not local)."""
+        return allowed(self.ctx, [op for t in terms for op in as_expr(t).operands],
+                       self.local(terms))
 
     def _keep_memo(self, tokens: Sequence[Bundle]) -> None:
         """Clear the memo unless ``tokens`` extend (by identity) the last run's tokens."""
@@ -90,7 +131,7 @@ class Walker:
 
     # -- the gate-building steps (``dry.DryWalker`` counts them instead) ---------------
     def table(self, term: Term) -> Bundle:
-        return table(self.ctx, term)
+        return self.mark(table(self.ctx, term), self.tokens_of(as_expr(term).operands))
 
     def table_bits(self, operands: Sequence[Bundle], matrix: np.ndarray) -> list[int]:
         return table_bits(self.ctx, operands, matrix)
@@ -103,17 +144,49 @@ class Walker:
         lits = literals(self.ctx, Z)[int(zero[0])]
         return self.ctx.b.AND(*lits) if lits else self.ctx.b.const(1)
 
+    # -- two-operand operations: a table, or arithmetic on the bits (``fixed_arith``) --
+    def product(self, x: Bundle, y: Bundle) -> Term:
+        """[x y]: a bundle by arithmetic where that is smaller than its table, else the
+        expression (its consumer fuses it into its own table)."""
+        if self.arith((x, y)):
+            return self.mark(fixed_mul(self.ctx, x, y), self.tokens_of((x, y)))
+        fmt = self.fmt
+        return Expr(lambda a, b: fmt.mul(a, b), (x, y))
+
+    def add2(self, x: Bundle, y: Bundle) -> Bundle:
+        """[x + y]: arithmetic where that is smaller than its table."""
+        if self.arith((x, y)):
+            return self.mark(fixed_add(self.ctx, x, y), self.tokens_of((x, y)))
+        fmt = self.fmt
+        return self.table(Expr(lambda a, b: fmt.add(a, b), (x, y)))
+
+    def softmax_weights(self, s: list[Bundle], Z: Bundle, i: int) -> list[Bundle]:
+        """a_ij = [[exp(s_ij)] / Z_i] for j <= i: one table of (s_ij, Z_i) each, or by
+        thresholds on the terms e_ik = [exp(s_ik)] of Z_i (``fixed_softmax``), which
+        read Z_i = min(B, sum_k e_ik) through its terms: the same gates whether or not
+        Z_i folds to a constant (it saturates at B on every prompt at some n and not at
+        others), so the route, the depth and a's support are the same at every n."""
+        sup = self.tokens_of(s)
+        sup = None if sup is None else sup | frozenset(range(i + 1))
+        ctx = self.ctx
+        if ctx.arith != "tables" and ctx.fmt.is_fixed_point and not all(
+                x.is_const for x in s) and (
+                ctx.arith == "always" or sup is None or len(sup) > LOCAL_TOKENS):
+            e = [self.table(Expr(self.fmt.exp, (sj,))) for sj in s]
+            return [self.mark(fixed_softmax(ctx, j, e, Z), sup) for j in range(len(e))]
+        return [self.mark(self.table(Expr(self._softmax_entry, (sj, Z))), sup) for sj in s]
+
     # -- sums -----------------------------------------------------------------------
     def dims_sum(self, terms: Sequence[Term]) -> Bundle:
-        return exact_sum(self.ctx, terms) if self.exact else chain_sum(self.ctx, terms,
-                                                                        self.table)
+        out = exact_sum(self.ctx, terms) if self.exact else chain_sum(
+            self.ctx, terms, self.table, arith=self.arith(terms))
+        return self.mark(out, self.tokens_of([op for t in terms for op in as_expr(t).operands]))
 
     def pos_sum(self, terms: Sequence[Term]) -> Bundle:
         """A sum over positions: by the exact adder, or by the iterative construction
         ``ctx.iterative`` names (``tree``, ``tc0`` or ``ac0``)."""
-        if self.exact:
-            return exact_sum(self.ctx, terms)
-        return self._iterative(self.ctx, terms)
+        out = exact_sum(self.ctx, terms) if self.exact else self._iterative(self.ctx, terms)
+        return self.mark(out, self.tokens_of([op for t in terms for op in as_expr(t).operands]))
 
     def dot(self, w: np.ndarray, xs: Sequence[Bundle]) -> Bundle:
         """sum_c [w[c] * x[c]] with constant weights. Zero weights are skipped, as in
@@ -133,6 +206,8 @@ class Walker:
         ctx, fmt, model = self.ctx, self.fmt, self.model
         n = len(tokens)
         self._keep_memo(tokens)
+        for i, tok in enumerate(tokens):
+            self.mark(tok, frozenset([i]))
         with ctx.tag("embed"):
             h = [list(self._memo_of(("h", 0, i), lambda i=i, tok=tok: tuple(
                 self.table(Expr(lambda t, i=i, c=c: fmt.add(model.TE[t.astype(np.int64), c],
@@ -153,7 +228,7 @@ class Walker:
                 with ctx.tag(f"layer{l}/attn/out"):
                     for r in range(model.d_model):
                         attn = self.dims_sum([U[hd][i][r] for hd in range(model.heads)])
-                        h[i][r] = self.table(Expr(lambda a, b: fmt.add(a, b), (h[i][r], attn)))
+                        h[i][r] = self.add2(h[i][r], attn)
                 with ctx.tag(f"layer{l}/mlp"):
                     h[i] = self.mlp(layer, h[i])
                 if l < L - 1:
@@ -196,10 +271,10 @@ class Walker:
                 continue
             if a is None:
                 with ctx.tag(f"{pre}/softmax"):
-                    a = [self.table(Expr(self._softmax_entry, (sj, Z))) for sj in s]
+                    a = self.softmax_weights(s, Z, i)
             with ctx.tag(f"{pre}/mix"):
-                o = [self.pos_sum([Expr(lambda x, y: fmt.mul(x, y), (a[j], V[j][c]))
-                                   for j in range(i + 1)]) for c in range(len(V[0]))]
+                o = [self.pos_sum([self.product(a[j], V[j][c]) for j in range(i + 1)])
+                     for c in range(len(V[0]))]
             with ctx.tag(f"layer{l}/attn/out"):
                 U[i] = self.matvec(layer.Wo[hd], o)
             if not last:
@@ -212,8 +287,8 @@ class Walker:
         the caller builds the paper's a_ij from s and Z)."""
         ctx, fmt = self.ctx, self.fmt
         with ctx.tag(f"{pre}/score"):
-            s = [self.dims_sum([Expr(lambda a, b: fmt.mul(a, b), (q[c], k[c]))
-                                for c in range(len(q))]) for k in K]
+            s = [self.dims_sum([self.product(q[c], k[c]) for c in range(len(q))])
+                 for k in K]
         with ctx.tag(f"{pre}/softmax"):
             a = None
             if self.model.softmax == "stable":
@@ -237,8 +312,15 @@ class Walker:
         r = [self.table(Expr(lambda x, b=float(b): fmt.relu(fmt.add(x, b)), (zr,)))
              for zr, b in zip(z, layer.b1.tolist())]
         m = self.matvec(layer.W2, r)
-        return [self.table(Expr(lambda x, y, b=float(b): fmt.add(x, fmt.add(y, b)), (hc, mc)))
-                for hc, mc, b in zip(h, m, layer.b2.tolist())]
+        out = []
+        for hc, mc, b in zip(h, m, layer.b2.tolist()):
+            if self.arith((hc, mc)):  # [h + [m + b2]]: [m + b2] by a table
+                out.append(self.add2(hc, self.table(Expr(lambda y, b=b: fmt.add(y, b),
+                                                         (mc,)))))
+            else:
+                out.append(self.table(Expr(lambda x, y, b=b: fmt.add(x, fmt.add(y, b)),
+                                           (hc, mc))))
+        return out
 
     def argmax(self, sums: list[Bundle]) -> list[int]:
         """Bits of the first index of the greatest logit [sums[v] + bout[v]]."""
@@ -249,6 +331,12 @@ class Walker:
         for u in range(V):
             for v in range(u + 1, V):
                 ops = (sums[u], sums[v])
+                if self.arith(ops):  # the logits by tables, then one THR
+                    lu, lv = (self.table(Expr(lambda x, c=c: fmt.add(x, c), (op,)))
+                              for op, c in ((ops[0], bout[u]), (ops[1], bout[v])))
+                    ge[u, v] = fixed_ge(self.ctx, lu, lv)
+                    ge[v, u] = b.NOT(ge[u, v])
+                    continue
                 lu = fmt.add(ops[0].values, bout[u])
                 lv = fmt.add(ops[1].values, bout[v])
                 rows = np.indices((len(lu), len(lv))).reshape(2, -1)
