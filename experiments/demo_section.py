@@ -180,16 +180,20 @@ def study_part(sweep_dir: Path, fig_dir: Path, page_dir: Path) -> tuple[str, str
 def combined_tradeoff_rows(studies: Sequence[Path]) -> list[dict[str, Any]]:
     """The result lines of all ``studies`` for one depth-against-CoT-length figure: a
     run met in two sweeps counts once (`KEY`), ``base`` counts as ``cot:n`` (the same
-    training signal and metric: the answer at ``=``), and only the (task, n) that have a
+    training signal and metric: the answer at ``=``) where no cot:n run of the same
+    seed exists, and only the (task, n) that have a
     stride K strictly between 1 and n (a real trade-off, not cot against base alone)."""
     from .sweep import KEY, read_all_results
     from .tasks import cot_stride
 
     rows: dict[tuple, dict[str, Any]] = {}
-    for d in studies:
-        for r in read_all_results(d):
-            if r["setting"] == "base":
-                r = {**r, "setting": f"cot:{r['n']}"}
+    lines = [r for d in studies for r in read_all_results(d)]
+    for r in lines:  # the runs of a cot setting first: a cot:n run wins over base's
+        if r["setting"] != "base":
+            rows.setdefault(tuple(r[k] for k in KEY), r)
+    for r in lines:
+        if r["setting"] == "base":
+            r = {**r, "setting": f"cot:{r['n']}"}
             rows.setdefault(tuple(r[k] for k in KEY), r)
     mid = {(r["task"], r["n"]) for r in rows.values()
            if (k := cot_stride(r["setting"])) is not None and 1 < k < r["n"]}

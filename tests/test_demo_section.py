@@ -195,15 +195,19 @@ def test_combined_tradeoff_merges_sweeps_and_reads_base_as_the_answer_only(tmp_p
                                      _line("modadd:7", "cot", 4, 1, 0, 1.0),
                                      _line("modadd:7", "base", 4, 1, 0, 0.5)])
     b = _fake_sweep(tmp_path / "b", [_line("s5", "cot:2", 8, 1, 0, 0.9),
-                                     _line("s5", "cot", 8, 1, 0, 1.0)])
+                                     _line("s5", "cot", 8, 1, 0, 1.0),
+                                     _line("s5", "cot:8", 8, 1, 1, 0.03),
+                                     _line("s5", "base", 8, 1, 1, 0.02)])
     rows = ds.combined_tradeoff_rows([a, b])
-    assert sorted((r["task"], r["setting"]) for r in rows) == [
-        ("s5", "cot"), ("s5", "cot:2"), ("s5", "cot:8")]
+    assert sorted((r["task"], r["setting"], r["seed"]) for r in rows) == [
+        ("s5", "cot", 0), ("s5", "cot:2", 0), ("s5", "cot:8", 0), ("s5", "cot:8", 1)]
+    # seed 1 has a real cot:8 run: it wins over base's line
+    assert [r["teacher_forced"] for r in rows if r["seed"] == 1] == [0.03]
     from experiments.report import tradeoff_grids
 
     (task, n, tokens, depths, grid), = tradeoff_grids(rows, "float32")
     assert (task, n, tokens, depths) == ("s5", 8, [1, 4, 8], [1])
-    assert [round(v, 2) for v in grid[0]] == [0.01, 0.9, 1.0]
+    assert [round(v, 3) for v in grid[0]] == [0.02, 0.9, 1.0]  # K = 8: mean of 0.01, 0.03
     html_part, md_part = ds.combined_tradeoff_part([a, b], tmp_path / "fig", tmp_path)
     assert (tmp_path / "fig" / "all_depth_vs_cot.svg").is_file()
     assert "all sweeps" in md_part and "<svg" in html_part
