@@ -84,8 +84,12 @@ def test_the_shipped_study_is_drawn(tmp_path):
         assert (tmp_path / "experiments" / f"{d.name}_accuracy.svg").is_file()
     assert html_part.count("<svg") >= len(studies)
     assert "CoT beats base and hint" in html_part and 'class="data"' in html_part
-    # today's shipped study has no cot:K runs: said plainly
-    assert "there is no trade-off figure" in html_part
+    # the shipped study has cot:K runs: their sweeps' heat maps, and one over all sweeps
+    assert any((tmp_path / "experiments" / f"{d.name}_depth_vs_cot.svg").is_file()
+               for d in studies)
+    assert (tmp_path / "experiments" / "all_depth_vs_cot.svg").is_file()
+    assert "Depth against CoT length, all sweeps" in html_part
+    assert "there is no trade-off figure" not in html_part
     # each claim with its verdict badge
     assert re.search(r'CoT beats base and hint[^<]*<span class="verdict \w+">', html_part)
     # the claims table gives intervals
