@@ -140,13 +140,14 @@ def study_part(sweep_dir: Path, fig_dir: Path, page_dir: Path) -> tuple[str, str
     if trade is not None:
         figures.append((f"{name}_depth_vs_cot.svg", trade,
                         f"Depth against CoT length: accuracy in {ref} of models that emit "
-                        "n/K chain tokens (c_K, c_2K, ..., c_n), by the number of CoT "
+                        "n/K chain tokens (every K-th value of the chain, the last being the answer), by the number of CoT "
                         "tokens (columns) and the depth L (rows)."))
     verdicts = judge(rows, ref, METRIC)
     intro = _describe(rows, spec) + "."
     title = f"{_pretty(name)} (docs/study/{name}/)" if sweep_dir.parent == STUDY else \
         f"{_pretty(name)} ({sweep_dir})"
-    report = sweep_dir / "report.md"
+    report = next((p for p in (sweep_dir / "report" / "report.md", sweep_dir / "report.md")
+                   if p.is_file()), sweep_dir / "report.md")
     h = [f"<h3>{html.escape(title)}</h3>", f"<p>{html.escape(intro)}</p>"]
     rel_dir = Path(os.path.relpath(fig_dir, page_dir))
     md = [f"### {title}", "", intro
@@ -219,7 +220,7 @@ def combined_tradeoff_part(studies: Sequence[Path], fig_dir: Path, page_dir: Pat
         return None
     caption = (f"Depth against CoT length, all sweeps together: accuracy in {ref} (the "
                "paper's metric, averaged over seeds) of models that emit n/K chain tokens "
-               "c_K, c_2K, ..., c_n, by the number of CoT tokens (columns) and the depth L "
+               "(every K-th value of the chain, the last being the answer), by the number of CoT tokens (columns) and the depth L "
                "(rows); one CoT token is the answer alone (base). An empty cell was not run.")
     file = "all_depth_vs_cot.svg"
     fig_dir.mkdir(parents=True, exist_ok=True)

@@ -50,6 +50,7 @@ from .fparith import (_MAX_PARTIALS, _dot, _fast, _rnd_fast, add, div, dot, exac
                       fx_add, fx_clip, fx_div, fx_exp, fx_mul, matvec, mul, relu, sub,
                       sum_exact, sum_iterative)
 from .model import Model
+from .rowmax import row_max as _row_max
 from .params import FAMILY, KPAPER, MINPOS, PAPER
 
 assert fparith.SUM_ITERATIVE == 0 and fparith.SUM_EXACT == 1  # Model.sum_code relies on it
@@ -166,19 +167,6 @@ def _argmax(x):
         if x[i] > x[best]:
             best = i
     return best
-
-
-@njit(cache=True)
-def _row_max(s, n):
-    """max of s[:n] (exact), NaN when one of them is NaN (as np.max)."""
-    m = s[0]
-    for j in range(n):
-        x = s[j]
-        if x != x:
-            return x
-        if x > m:
-            m = x
-    return m
 
 
 @njit(cache=True)

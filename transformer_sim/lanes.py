@@ -43,7 +43,7 @@ from numba import njit
 
 from .fparith import (FAST, FAST_HI, FAST_LO, FAST_Q, FAST_SHIFT, FAST_TIES,
                       _f2i, _i2f, add, div, exp_, mul, relu, rnd, sub)
-from .forward import _row_max
+from .rowmax import row_max as _row_max
 from .model import Model
 from .params import FAMILY, IEEE, MAXV, NPARAMS, R_AWAY, R_EVEN
 
