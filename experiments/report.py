@@ -336,6 +336,10 @@ def _pct(v: float | None) -> str:
     return "-" if v is None else f"{100 * v:.1f}"
 
 
+def _or_dash(v: Any) -> str:
+    return "-" if v is None else str(v)
+
+
 def smallest_keeping(rows: Sequence[dict[str, Any]], model: Model, ref: str
                      ) -> str | None:
     """The narrowest format in which ``model`` (task, setting, n, layers) keeps its
@@ -472,16 +476,22 @@ def markdown(rows: Sequence[dict[str, Any]], figures: Sequence[str] = ()) -> str
         out.append(f"| {m[0]} | {m[1]} | {m[2]} | {m[3]} | " + " | ".join(cells)
                    + f" | {keep} |")
     out += ["", "## Training", "",
-            "*seconds*: the training loop's wall time; *first step*: its first step, mostly "
-            "JAX's compilation; *steps/s*: the compiled step's rate (the later steps).", "",
-            "| run | steps | seconds | first step (s) | steps/s | JAX accuracy (float32) |",
-            "|---|---|---|---|---|---|"]
+            "*seconds*: the training loop's wall time; *CPU s*: its CPU time (recorded "
+            "since December 2026); *load*: the machine's 1-minute load average as it ended; "
+            "*first step*: its first step, mostly JAX's compilation; *steps/s*: the "
+            "compiled step's rate (the later steps).", "",
+            "| run | steps | seconds | CPU s | load | first step (s) | steps/s | "
+            "JAX accuracy (float32) |",
+            "|---|---|---|---|---|---|---|---|"]
     seen = set()
     for r in rows:
         if r["run"] in seen:
             continue
         seen.add(r["run"])
+        load = r.get("load")
         out.append(f"| {r['run']} | {r.get('steps')} | {r.get('train_seconds')} | "
+                   f"{_or_dash(r.get('train_cpu_seconds'))} | "
+                   f"{load[0] if load else '-'} | "
                    f"{r.get('first_step_seconds', '-')} | {r.get('steps_per_second')} | "
                    f"{_pct(r.get('train_accuracy'))} |")
     secs = [r.get("train_seconds") or 0 for r in rows if r["format"] == fmts[0]]

@@ -344,7 +344,8 @@ def read_results(out_dir: str | os.PathLike, name: str = RESULTS
 ROW_NUMBERS = ("accuracy", "teacher_forced", "teacher_forced_tokens", "chain_accuracy",
                "undefined", "attention_overflow", "chance", "train_accuracy",
                "train_free_running_accuracy", "samples", "eval_seconds", "d_model", "steps",
-               "train_seconds", "steps_per_second", "first_step_seconds")
+               "train_seconds", "steps_per_second", "first_step_seconds",
+               "train_cpu_seconds")
 
 
 def _row_problem(row: Any) -> str | None:
@@ -366,6 +367,11 @@ def _row_problem(row: Any) -> str | None:
             return f"{k} is {type(v).__name__}, expected a number or null"
         if v is not None and not math.isfinite(v):  # cotsim writes none; the plots choke
             return f"{k} is {v}, expected a finite number or null"
+    load = row.get("load")
+    if load is not None and not (isinstance(load, list) and all(
+            isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+            for x in load)):
+        return "load is not a list of finite numbers or null"
     return None
 
 
@@ -415,7 +421,9 @@ def run_one(run: Run, run_dir: str, formats: list[str], train_options: dict[str,
             "steps": metrics.get("steps"), "optimizer": metrics.get("optimizer", "adamw"),
             "train_seconds": metrics.get("seconds"),
             "steps_per_second": metrics.get("steps_per_second"),
-            "first_step_seconds": metrics.get("first_step_seconds"), "run": run.name})
+            "first_step_seconds": metrics.get("first_step_seconds"),
+            "train_cpu_seconds": metrics.get("cpu_seconds"), "load": metrics.get("load"),
+            "run": run.name})
     return rows
 
 

@@ -360,7 +360,8 @@ def train(task: str | Task, setting: str, n: int, layers: int, d_model: int = DE
     "eval_loss", for cot and cot:K "free_running_accuracy" and "free_running_chain" (see
     `jax_metrics`), "loss" (mean training loss of the last 100 steps),
     "steps_per_second", "params", "heads", "d_ff", "optimizer", "weight_decay", "seed",
-    "eval_samples", "finished".
+    "eval_samples", "finished", "cpu_seconds" and "load" (this call's loop in CPU seconds,
+    and the machine's 1, 5, 15 minute load averages as it ended).
     ``seconds`` is the training wall time, summed over resumed calls.
 
     ``stop_after`` ends this call after that many steps, leaving a checkpoint (a
@@ -452,7 +453,7 @@ def _train(config: dict[str, Any], every: int, out_dir: str, progress: bool,
         bar = tqdm(total=total, initial=start, desc=f"{t.spec} {setting} n={n} L={layers}",
                    unit="step", leave=False)
     losses: list[float] = []
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     t_first = None  # after this call's first step, which includes JAX's compilation
     try:
         for s in range(start, end):
@@ -484,7 +485,7 @@ def _train(config: dict[str, Any], every: int, out_dir: str, progress: bool,
     finally:
         if bar is not None:
             bar.close()
-    t_end = time.perf_counter()
+    t_end, c_end = time.perf_counter(), time.process_time()
     seconds = before + t_end - t0
     if end < total:
         return {"finished": False, "step": end, "seconds": seconds,
@@ -503,6 +504,9 @@ def _train(config: dict[str, Any], every: int, out_dir: str, progress: bool,
         "steps_per_second": (round((total - start - 1) / max(t_end - t_first, 1e-9), 3)
                              if t_first is not None and total - start > 1 else None),
         "first_step_seconds": (round(t_first - t0, 3) if t_first is not None else None),
+        # this call's training loop in CPU seconds of the process, and the machine's load
+        # (1, 5 and 15 minute averages) as it ended: wall time means little without them
+        "cpu_seconds": round(c_end - c0, 3), "load": _load_average(),
         "heads": config["heads"], "d_ff": config["d_ff"], "optimizer": config["optimizer"],
         "weight_decay": config["weight_decay"], "seed": config["seed"],
         "params": model_jax.n_params(params), "eval_samples": config["eval_samples"],
@@ -512,6 +516,14 @@ def _train(config: dict[str, Any], every: int, out_dir: str, progress: bool,
     if os.path.exists(ckpt):
         os.unlink(ckpt)
     return metrics
+
+
+def _load_average() -> list[float] | None:
+    """The machine's 1, 5 and 15 minute load averages, or None where there are none."""
+    try:
+        return [round(x, 2) for x in os.getloadavg()]
+    except (OSError, AttributeError):
+        return None
 
 
 def _open_npz(path: str):

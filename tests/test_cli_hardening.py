@@ -584,7 +584,8 @@ def test_deep_nesting_and_bad_bytes_in_experiment_files(work, capsys):
            "a dict": json.dumps({**row, "n": {}}), "NaN": json.dumps({**row, "accuracy":
                                                                        float("nan")}),
            "huge": '{"n": ' + "9" * 5000 + "}", "run": json.dumps({**row, "run": [1]}),
-           "seconds": json.dumps({**row, "train_seconds": "1"})}
+           "seconds": json.dumps({**row, "train_seconds": "1"}),
+           "load": json.dumps({**row, "load": ["high"]})}
     for what, text in bad.items():
         for name in ("results.jsonl", "precision.jsonl"):
             sw = _sweep_dir(work, "bad")

@@ -48,7 +48,8 @@ batch = 16
 samples = 12
 eval_samples = 16
 """
-TIMING = {"train_seconds", "steps_per_second", "first_step_seconds", "eval_seconds"}
+TIMING = {"train_seconds", "steps_per_second", "first_step_seconds", "eval_seconds",
+          "train_cpu_seconds", "load"}
 
 
 def _spec(tmp_path, text=SPEC, name="spec.toml"):
@@ -98,6 +99,8 @@ def test_sweep_writes_one_line_per_run_and_format(swept):
             assert 0.0 <= r[k] <= 1.0, (k, r)
         assert r["samples"] == 12 and r["steps"] == 8 and r["d_model"] == 16
         assert r["train_seconds"] > 0 and r["steps_per_second"] > 0
+        # CPU time and the machine's load beside the wall time
+        assert r["train_cpu_seconds"] > 0 and len(r["load"]) == 3
         assert (r["teacher_forced_tokens"] is None) == (r["setting"] != "cot")
         run_dir = out / "runs" / r["run"]
         assert r["run"] == f"modadd-3_{r['setting']}_n3_L1_s0"
