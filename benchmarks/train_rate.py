@@ -8,6 +8,11 @@ and width, the CPU seconds and wall seconds of the compiled training step (the m
 sweep's worker is). CPU seconds are the figure to size with on a shared machine; the
 load average is recorded beside them.
 
+``--seeds K`` (K > 1) adds, per shape, the rate of K seeds trained at once under
+`jax.vmap` (`experiments.seeds_vmap`, each seed with its own batch), as
+``"bench": "train_rate_vmap"`` with the CPU seconds per step of all K seeds and the
+ratio to K single steps (below 1: vmap saves time).
+
 Run: XLA_FLAGS="--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1" \\
      .venv/bin/python benchmarks/train_rate.py [--n 16] [--layers 1,4] [--steps 20]
 """
@@ -65,6 +70,28 @@ def rate(task: str, setting: str, n: int, layers: int, d_model: int, d_ff: int,
             "machine": platform.machine(), "cpus": os.cpu_count()}
 
 
+def vmap_rate(task: str, setting: str, n: int, layers: int, d_model: int, d_ff: int,
+              steps: int, seeds: int, single_cpu_s: float) -> dict:
+    from experiments import seeds_vmap
+    from experiments.train import make_config
+
+    cfg = make_config(task, setting, n, layers, d_model=d_model, heads=4, d_ff=d_ff,
+                      steps=1000, batch=128, lr=1e-3, seed=0, weight_decay=None,
+                      init_scale=0.1, eval_samples=1, optimizer="adam")
+    ids = list(range(seeds))
+    params, state = seeds_vmap.init(cfg, ids)
+    params, state, _ = seeds_vmap.run_steps(cfg, ids, params, state, 0, 1)  # compiles
+    c1, w1 = time.process_time(), time.perf_counter()
+    seeds_vmap.run_steps(cfg, ids, params, state, 1, 1 + steps)
+    cpu = (time.process_time() - c1) / steps
+    return {"bench": "train_rate_vmap", "task": task, "setting": setting, "n": n,
+            "layers": layers, "d_model": d_model, "seeds": seeds,
+            "cpu_s_per_step": round(cpu, 5),
+            "wall_s_per_step": round((time.perf_counter() - w1) / steps, 5),
+            "vs_single_steps": round(cpu / (seeds * single_cpu_s), 3),
+            "load": round(os.getloadavg()[0], 2)}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--tasks", default="modadd:7,s5,isq:512,cvp")
@@ -74,13 +101,19 @@ def main() -> None:
     ap.add_argument("--d-model", type=int, default=64)
     ap.add_argument("--d-ff", type=int, default=256)
     ap.add_argument("--steps", type=int, default=20)
+    ap.add_argument("--seeds", type=int, default=1,
+                    help="also time this many seeds at once under jax.vmap")
     a = ap.parse_args()
     for task in a.tasks.split(","):
         for setting in a.settings.split(","):
             for n in map(int, a.n.split(",")):
                 for L in map(int, a.layers.split(",")):
-                    print(json.dumps(rate(task, setting, n, L, a.d_model, a.d_ff, a.steps)),
-                          flush=True)
+                    one = rate(task, setting, n, L, a.d_model, a.d_ff, a.steps)
+                    print(json.dumps(one), flush=True)
+                    if a.seeds > 1:
+                        print(json.dumps(vmap_rate(task, setting, n, L, a.d_model, a.d_ff,
+                                                   a.steps, a.seeds,
+                                                   one["cpu_s_per_step"])), flush=True)
 
 
 if __name__ == "__main__":

@@ -229,7 +229,7 @@ def accuracy_heatmap_svg(rows: Sequence[dict[str, Any]], fmt: str | None = None,
                     if not np.isfinite(v):
                         continue
                     iv = samples_interval(cells[(task, s, L, n)], metric, count)
-                    text = f"{100 * v:.0f}" + (f"\n{fmt_interval(iv)}" if iv else "")
+                    text = f"{100 * v:.0f}" + (f"\n{fmt_interval(iv, 0)}" if iv else "")
                     ax.text(j, i, text, ha="center", va="center", fontsize=6.5,
                             linespacing=0.95, color="w" if v < 0.6 else "k")
             ax.set_xticks(range(len(ns)), [str(n) for n in ns])

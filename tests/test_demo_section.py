@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from experiments.intervals import samples_interval, seeds_interval, wilson
+from experiments.intervals import fmt_interval, samples_interval, seeds_interval, wilson
 
 pytest.importorskip("jax")  # the `experiments` extra; CI installs it with `.[test]`
 pytest.importorskip("matplotlib")
@@ -34,6 +34,15 @@ def test_wilson_against_hand_computed_values():
         wilson(3, 0)
     with pytest.raises(ValueError):
         wilson(11, 10)
+
+
+def test_a_narrow_interval_is_printed_with_a_decimal():
+    # 18 of 2,000 (0.9%): [0.57, 1.42]; whole points would print [1, 1], which does not
+    # hold the 0.9 printed beside it
+    assert fmt_interval(wilson(18, 2000)) == "[0.6, 1.4]"
+    assert fmt_interval(wilson(2000, 2000)) == "[99.8, 100.0]"
+    assert fmt_interval(wilson(1000, 2000)) == "[48, 52]"  # 4 points wide: whole points
+    assert fmt_interval(wilson(18, 2000), 0) == "[1, 1]" and fmt_interval(None) == ""
 
 
 def test_intervals_pool_prompts_and_count_seeds():
