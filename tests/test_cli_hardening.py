@@ -726,6 +726,7 @@ _SLOW_WRITE = """
 import os, signal, sys, time
 signal.signal(signal.SIGINT, signal.default_int_handler)  # as on a terminal, even when
 # the tests run in the background (where SIGINT is ignored)
+signal.signal(signal.SIGHUP, signal.SIG_DFL)  # and under nohup, which ignores SIGHUP
 real = os.fsync
 def slow(fd):
     open(sys.argv[1], "w").close()
@@ -791,5 +792,11 @@ def test_interrupt_swallowed_by_a_finaliser_still_ends_the_command(capsys, monke
     sub = next(a for a in parser._actions if a.dest == "command")
     sub.choices["stats"].set_defaults(run=run)
     monkeypatch.setattr(cotsim.cli, "_parser", lambda: parser)
-    code, out, err = cli(capsys, "stats", "x.bench")
+    # as on a terminal: a shell's background job starts with SIGINT ignored, and cotsim
+    # rightly leaves an ignored signal ignored
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        code, out, err = cli(capsys, "stats", "x.bench")
+    finally:
+        signal.signal(signal.SIGINT, before)
     assert code == 130 and err == "cotsim: interrupted\n", (code, err)

@@ -101,8 +101,10 @@ def test_the_shipped_study_is_drawn(tmp_path):
     assert "there is no trade-off figure" not in html_part
     # each claim with its verdict badge
     assert re.search(r'CoT beats base and hint[^<]*<span class="verdict \w+">', html_part)
-    # the claims table gives intervals
-    assert re.search(r"<td>\d+\.\d \[\d+, \d+\]</td>", html_part)
+    # the claims table gives intervals over prompts and, with two seeds, over seeds
+    # (whole points, or one decimal when the interval is under 2 points wide)
+    iv = r"\[\d+(\.\d)?, \d+(\.\d)?\]"
+    assert re.search(rf"<td>\d+\.\d {iv} seeds {iv}</td>", html_part)
     # the markdown links resolve
     for link in re.findall(r"!\[[^\]]*\]\(([^)]+)\)", md):
         assert (tmp_path / link).is_file(), link

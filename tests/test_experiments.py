@@ -265,7 +265,8 @@ def test_cvp_depth_grows_with_n():
 TINY = dict(task="modadd:5", setting="cot", n=3, layers=1, d_model=16, heads=2, d_ff=32,
             steps=8, batch=16, lr=3e-3, seed=3, progress=False, checkpoint_every=3,
             eval_samples=64)
-TIMING = ("seconds", "steps_per_second", "first_step_seconds", "resumed_from", "loss")
+TIMING = ("seconds", "steps_per_second", "first_step_seconds", "resumed_from", "loss",
+          "cpu_seconds", "load")
 
 
 @pytest.fixture(scope="module")
@@ -288,6 +289,7 @@ def test_train_writes_a_loadable_model(tiny_run):
         assert key in metrics
     assert json.loads((out / "metrics.json").read_text()) == metrics
     assert metrics["steps_per_second"] > 0 and metrics["first_step_seconds"] > 0
+    assert metrics["cpu_seconds"] > 0 and len(metrics["load"]) == 3
     model = load(out / "model.npz")
     assert model.fmt.spec == FloatFormat.ieee(8, 23).spec and model.sum_mode == "iterative"
     assert model.softmax == "stable"  # jax.nn.softmax subtracts the row maximum
